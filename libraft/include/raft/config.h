@@ -1,0 +1,46 @@
+// Config: the parameters of one consensus core (RawNode). Owned by the caller; copied at
+// construction. Times are in ticks: the host decides how long a tick is (e.g. 100 ms).
+#pragma once
+
+#include <cstdint>
+
+#include "raft/logger.h"
+#include "raft/status.h"
+#include "raft/types.h"
+
+namespace raft {
+
+struct Config {
+  // This node's id. Required.
+  NodeId id;
+  // A follower that hears nothing from a leader for a random time in
+  // [election_tick, 2 * election_tick) ticks starts an election.
+  int election_tick = 10;
+  // A leader sends heartbeats every heartbeat_tick ticks. Must be < election_tick.
+  int heartbeat_tick = 1;
+  // Run a PreVote round before a real election, so a node that was cut off does not disrupt
+  // the cluster with a higher term when it comes back (dissertation 9.6).
+  bool pre_vote = true;
+  // A leader that has not heard from a majority within an election timeout steps down; a
+  // follower that heard from a leader within the election timeout ignores vote requests.
+  bool check_quorum = true;
+  // Upper bound on the bytes of entries in one AppendEntries message (at least one entry is
+  // always sent).
+  std::uint64_t max_size_per_msg = 1 << 20;
+  // Upper bound on AppendEntries messages in flight to one follower (pipelining window).
+  std::size_t max_inflight_msgs = 256;
+  // Upper bound on the bytes of committed entries handed out in one Ready.
+  std::uint64_t max_committed_size_per_ready = 64ull << 20;
+  // The index the state machine has already applied (after a restart). Committed entries at
+  // or below it are never handed out again.
+  Index applied = 0;
+  // Seeds the core's private PRNG (randomized election timeouts). The same seed and the same
+  // inputs give the same behaviour.
+  std::uint64_t random_seed = 0;
+  // Not owned; nullptr means null_logger().
+  Logger* logger = nullptr;
+
+  Status validate() const;
+};
+
+}  // namespace raft

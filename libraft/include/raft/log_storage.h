@@ -1,0 +1,45 @@
+// LogReader: the read-only view of durable raft state that the consensus core consults.
+//
+// The core never writes storage: it hands the host what to write in a Ready, the host makes it
+// durable and then calls RawNode::advance(). An implementation is owned by the host; the core
+// keeps a pointer to it and calls it only from the thread that drives the RawNode, so an
+// implementation needs no locking of its own for the core (the host may need some for its own
+// writers).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "raft/raft.pb.h"
+#include "raft/status.h"
+#include "raft/types.h"
+
+namespace raft {
+
+// What a node starts from: the durable hard state and the latest configuration.
+struct InitialState {
+  pb::HardState hard_state;
+  pb::Configuration configuration;
+};
+
+class LogReader {
+ public:
+  virtual ~LogReader() = default;
+
+  virtual Result<InitialState> initial_state() const = 0;
+  // Entries with indexes in [lo, hi), in order. Returns at least one entry when lo < hi, and
+  // stops before the total of Entry::ByteSizeLong() would exceed max_bytes.
+  // kCompacted if lo < first_index(); kUnavailable if hi > last_index() + 1.
+  virtual Result<std::vector<pb::Entry>> entries(Index lo, Index hi,
+                                                 std::uint64_t max_bytes) const = 0;
+  // Term of the entry at i, for first_index() - 1 <= i <= last_index() (first_index() - 1 is
+  // the last entry covered by the latest snapshot, or 0 with term 0 for an empty log).
+  // kCompacted below that range, kUnavailable above it.
+  virtual Result<Term> term(Index i) const = 0;
+  // Index of the first entry still present (snapshot index + 1; 1 for a fresh log).
+  virtual Index first_index() const = 0;
+  // Index of the last entry (the snapshot index when the log holds no entry after it).
+  virtual Index last_index() const = 0;
+};
+
+}  // namespace raft

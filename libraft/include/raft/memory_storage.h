@@ -1,0 +1,45 @@
+// MemoryStorage: a LogReader kept in memory, with the writes a host performs on a Ready.
+//
+// Used by tests, the simulator and hosts that keep their log elsewhere. Everything written
+// here counts as durable: a simulated crash drops the RawNode (and its unstable entries) and
+// keeps the MemoryStorage. Not thread-safe: one thread at a time.
+#pragma once
+
+#include <vector>
+
+#include "raft/log_storage.h"
+
+namespace raft {
+
+class MemoryStorage final : public LogReader {
+ public:
+  MemoryStorage();
+
+  Result<InitialState> initial_state() const override;
+  Result<std::vector<pb::Entry>> entries(Index lo, Index hi,
+                                         std::uint64_t max_bytes) const override;
+  Result<Term> term(Index i) const override;
+  Index first_index() const override;
+  Index last_index() const override;
+
+  // Appends entries; entries must be contiguous and may start at any index in
+  // [first_index(), last_index() + 1]: an overlapping suffix is replaced (truncate on
+  // conflict). Entries wholly below first_index() are ignored.
+  Status append(const std::vector<pb::Entry>& entries);
+  void set_hard_state(const pb::HardState& hard_state);
+  const pb::HardState& hard_state() const { return hard_state_; }
+  // The configuration a fresh node starts with (bootstrap).
+  void set_configuration(const pb::Configuration& configuration);
+  const pb::Configuration& configuration() const { return configuration_; }
+  // Drops entries up to and including `index` (which must be <= last_index()); term(index)
+  // stays answerable.
+  Status compact(Index index);
+
+ private:
+  pb::HardState hard_state_;
+  pb::Configuration configuration_;
+  // entries_[0] is a dummy holding the index and term of the entry before the first one.
+  std::vector<pb::Entry> entries_;
+};
+
+}  // namespace raft

@@ -1,0 +1,111 @@
+// RawNode: the deterministic Raft consensus core, driven by its host.
+//
+// A RawNode has no threads, sockets, clocks, files or hidden randomness. The host feeds it
+// time (tick), network input (step) and requests (propose, campaign, transfer_leadership),
+// and drains its output as Ready batches (see ready.h for the persistence contract):
+//
+//   while (running) {
+//     wait for a tick, a message or a request, and hand it to the node;
+//     if (!node.has_ready()) continue;
+//     raft::Ready rd = node.ready();
+//     send(rd.messages);
+//     log.append(rd.entries); if (rd.hard_state) log.set_hard_state(*rd.hard_state); fsync;
+//     send(rd.persisted_messages);
+//     for (auto& e : rd.committed_entries) apply(e);
+//     node.advance();
+//   }
+//
+// The host owns the RawNode and the LogReader it reads; one thread at a time may call it.
+// Every call between ready() and advance() is allowed; ready() twice without advance() is not.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "raft/config.h"
+#include "raft/log_storage.h"
+#include "raft/raft.pb.h"
+#include "raft/ready.h"
+#include "raft/status.h"
+#include "raft/types.h"
+
+namespace raft {
+
+namespace core {
+class Consensus;
+}
+
+// How the leader is replicating to one peer.
+enum class ProgressState {
+  kProbe,      // position unknown: one AppendEntries at a time until one is accepted
+  kReplicate,  // position known: AppendEntries pipelined, bounded by max_inflight_msgs
+};
+std::string_view to_string(ProgressState state);
+
+// The leader's view of one peer.
+struct PeerProgress {
+  Index match = 0;  // highest index known to be durable on the peer
+  Index next = 0;   // next index to send
+  ProgressState state = ProgressState::kProbe;
+  std::size_t inflight = 0;  // AppendEntries messages not yet acknowledged
+  bool recent_active = false;
+};
+
+// A snapshot of a node's state, for tests, metrics and operators.
+struct NodeStatus {
+  NodeId id;
+  Role role = Role::kFollower;
+  Term term = 0;
+  NodeId vote;
+  NodeId leader;
+  Index commit = 0;
+  Index applied = 0;
+  Index last_index = 0;
+  Term last_term = 0;
+  NodeId transfer_target;                   // leader only: ongoing leadership transfer, or empty
+  std::map<NodeId, PeerProgress> progress;  // leader only, including itself
+};
+
+class RawNode {
+ public:
+  // Builds a node from the durable state in `log` (hard state, configuration, entries).
+  // `log` is not owned and must outlive the node.
+  static Result<std::unique_ptr<RawNode>> create(const Config& config, const LogReader* log);
+  ~RawNode();
+  RawNode(const RawNode&) = delete;
+  RawNode& operator=(const RawNode&) = delete;
+
+  // Advances the logical clock by one tick (elections, heartbeats, CheckQuorum, transfer
+  // timeouts).
+  void tick();
+  // Starts an election now (PreVote first when configured). Error if this node cannot vote.
+  Status campaign();
+  // Appends `data` as a new entry if this node is leader and returns its index. Proposals
+  // made between two ready() calls leave in one AppendEntries per follower.
+  // Errors: kNotLeader (leader_hint() names the leader when known), kTransferInProgress.
+  Result<Index> propose(std::string data);
+  // Hands the node a message received from a peer. Messages from older terms and from
+  // unknown senders are dropped (with an answer where that helps the sender catch up).
+  Status step(const pb::Message& message);
+  // Leader only: hands leadership to `target` once it is caught up (TimeoutNow); aborts
+  // after an election timeout. Proposals are refused while a transfer runs.
+  Status transfer_leadership(const NodeId& target);
+
+  bool has_ready() const;
+  Ready ready();
+  // Tells the node that the last Ready was acted upon in full (persisted, sent, applied).
+  void advance();
+
+  NodeStatus status() const;
+  Role role() const;
+  Term term() const;
+  const NodeId& leader() const;
+  const NodeId& id() const;
+
+ private:
+  explicit RawNode(std::unique_ptr<core::Consensus> consensus);
+  std::unique_ptr<core::Consensus> consensus_;
+};
+
+}  // namespace raft

@@ -1,0 +1,25 @@
+#include "raft/config.h"
+
+#include <fmt/format.h>
+
+namespace raft {
+
+Status Config::validate() const {
+  auto invalid = [](std::string msg) {
+    return Status(ErrorCode::kInvalidArgument, std::move(msg));
+  };
+  if (id.empty()) return invalid("config: id must not be empty");
+  if (heartbeat_tick <= 0)
+    return invalid(fmt::format("config: heartbeat_tick must be > 0, got {}", heartbeat_tick));
+  if (election_tick <= heartbeat_tick)
+    return invalid(
+        fmt::format("config: election_tick ({}) must be greater than heartbeat_tick ({})",
+                    election_tick, heartbeat_tick));
+  if (max_inflight_msgs == 0) return invalid("config: max_inflight_msgs must be > 0");
+  if (max_size_per_msg == 0) return invalid("config: max_size_per_msg must be > 0");
+  if (max_committed_size_per_ready == 0)
+    return invalid("config: max_committed_size_per_ready must be > 0");
+  return {};
+}
+
+}  // namespace raft

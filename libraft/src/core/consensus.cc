@@ -1,0 +1,454 @@
+#include "core/consensus.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "core/quorum.h"
+
+namespace raft::core {
+
+Consensus::Consensus(const Config& config, const LogReader* storage, const InitialState& initial)
+    : id_(config.id),
+      config_(config),
+      logger_(config.logger ? config.logger : &null_logger()),
+      rng_(config.random_seed ^ std::hash<std::string>{}(config.id)),
+      log_(storage, initial.hard_state.commit(), config.applied) {
+  apply_configuration(initial.configuration);
+  term_ = initial.hard_state.term();
+  vote_ = initial.hard_state.vote();
+  prev_hard_ = hard_state();
+  become_follower(term_, "");
+  prev_soft_ = soft_state();
+  log(LogLevel::kInfo, "started: commit {} applied {} last index {} last term {} voters {}",
+      log_.committed(), log_.applied(), log_.last_index(), log_.last_term(), voters_.size());
+}
+
+void Consensus::apply_configuration(const pb::Configuration& configuration) {
+  voters_.clear();
+  members_.clear();
+  for (const auto& s : configuration.servers()) {
+    members_.insert(s.id());
+    if (s.suffrage() == pb::VOTER) voters_.insert(s.id());
+  }
+}
+
+pb::HardState Consensus::hard_state() const {
+  pb::HardState hs;
+  hs.set_term(term_);
+  hs.set_vote(vote_);
+  hs.set_commit(log_.committed());
+  return hs;
+}
+
+// ---------------------------------------------------------------------------------------
+// Roles
+
+void Consensus::reset(Term term) {
+  if (term_ != term) {
+    term_ = term;
+    vote_.clear();
+  }
+  lead_.clear();
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  reset_randomized_election_timeout();
+  abort_leader_transfer();
+  votes_.clear();
+  progress_.clear();
+  pending_bcast_ = false;
+}
+
+void Consensus::reset_randomized_election_timeout() {
+  randomized_election_timeout_ =
+      config_.election_tick +
+      static_cast<int>(rng_.below(static_cast<std::uint64_t>(config_.election_tick)));
+}
+
+void Consensus::become_follower(Term term, const NodeId& lead) {
+  reset(term);
+  lead_ = lead;
+  role_ = Role::kFollower;
+}
+
+void Consensus::become_pre_candidate() {
+  // PreVote changes neither term nor vote (dissertation 9.6).
+  votes_.clear();
+  progress_.clear();
+  lead_.clear();
+  role_ = Role::kPreCandidate;
+  log(LogLevel::kInfo, "became pre-candidate");
+}
+
+void Consensus::become_candidate() {
+  reset(term_ + 1);
+  vote_ = id_;
+  role_ = Role::kCandidate;
+  log(LogLevel::kInfo, "became candidate");
+}
+
+void Consensus::become_leader() {
+  reset(term_);
+  lead_ = id_;
+  role_ = Role::kLeader;
+  const Index next = log_.last_index() + 1;
+  for (const auto& member : members_) {
+    auto [it, inserted] = progress_.emplace(
+        member, Progress(next, config_.max_inflight_msgs, voters_.count(member) > 0));
+    it->second.set_recent_active(true);
+  }
+  // The leader's own copy counts only once it is durable.
+  if (auto it = progress_.find(id_); it != progress_.end()) {
+    it->second.maybe_update(log_.last_persisted_index());
+    it->second.become_replicate();
+  }
+  // A no-op of the new term commits everything before it (figure 8, dissertation 3.6.2).
+  append_entry(pb::ENTRY_NOOP, {});
+  log(LogLevel::kInfo, "became leader at last index {}", log_.last_index());
+}
+
+void Consensus::start_campaign(CampaignType type) {
+  if (!promotable()) {
+    log(LogLevel::kWarn, "is not a voter and cannot campaign");
+    return;
+  }
+  Term vote_term;
+  pb::MessageType vote_type;
+  if (type == CampaignType::kPreElection) {
+    become_pre_candidate();
+    vote_term = term_ + 1;
+    vote_type = pb::MSG_PRE_VOTE;
+  } else {
+    become_candidate();
+    vote_term = term_;
+    vote_type = pb::MSG_VOTE;
+  }
+  if (poll(id_, true) == VoteResult::kWon) {
+    // A single voter wins at once.
+    if (type == CampaignType::kPreElection) {
+      start_campaign(CampaignType::kElection);
+    } else {
+      become_leader();
+    }
+    return;
+  }
+  for (const auto& voter : voters_) {
+    if (voter == id_) continue;
+    pb::Message m = make_message(vote_type, voter);
+    m.set_term(vote_term);
+    m.set_index(log_.last_index());
+    m.set_log_term(log_.last_term());
+    m.set_transfer(type == CampaignType::kTransfer);
+    send(std::move(m));
+  }
+}
+
+VoteResult Consensus::poll(const NodeId& from, bool granted) {
+  if (voters_.count(from) == 0) return VoteResult::kPending;
+  votes_.emplace(from, granted);  // the first answer of each voter counts
+  std::size_t yes = 0, no = 0;
+  for (const auto& [voter, v] : votes_) (v ? yes : no)++;
+  return vote_result(voters_.size(), yes, no);
+}
+
+// ---------------------------------------------------------------------------------------
+// Time
+
+void Consensus::tick() {
+  if (role_ == Role::kLeader) {
+    tick_heartbeat();
+  } else {
+    tick_election();
+  }
+}
+
+void Consensus::tick_election() {
+  ++election_elapsed_;
+  if (promotable() && past_election_timeout()) {
+    election_elapsed_ = 0;
+    start_campaign(config_.pre_vote ? CampaignType::kPreElection : CampaignType::kElection);
+  }
+}
+
+void Consensus::tick_heartbeat() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+  if (election_elapsed_ >= config_.election_tick) {
+    election_elapsed_ = 0;
+    if (config_.check_quorum) {
+      if (!quorum_active()) {
+        log(LogLevel::kWarn, "stepped down: no majority heard from within an election timeout");
+        become_follower(term_, "");
+        return;
+      }
+      for (auto& [id, pr] : progress_) {
+        if (id != id_) pr.set_recent_active(false);
+      }
+    }
+    if (!lead_transferee_.empty()) {
+      log(LogLevel::kInfo, "leadership transfer to {} timed out; aborted", lead_transferee_);
+      abort_leader_transfer();
+    }
+  }
+  if (role_ != Role::kLeader) return;
+  if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
+    heartbeat_elapsed_ = 0;
+    bcast_heartbeat();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests
+
+Status Consensus::campaign() {
+  if (role_ == Role::kLeader) return {};
+  if (!promotable()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("{} is not a voter and cannot campaign", id_));
+  }
+  start_campaign(config_.pre_vote ? CampaignType::kPreElection : CampaignType::kElection);
+  return {};
+}
+
+Result<Index> Consensus::propose(std::string data) {
+  if (role_ != Role::kLeader) return Status::not_leader(lead_);
+  if (!lead_transferee_.empty()) {
+    return Status(ErrorCode::kTransferInProgress,
+                  fmt::format("leadership is being transferred to {}", lead_transferee_));
+  }
+  append_entry(pb::ENTRY_NORMAL, std::move(data));
+  return log_.last_index();
+}
+
+Status Consensus::transfer_leadership(const NodeId& target) {
+  if (role_ != Role::kLeader) return Status::not_leader(lead_);
+  if (target == id_)
+    return Status(ErrorCode::kInvalidArgument, fmt::format("{} is already the leader", id_));
+  auto it = progress_.find(target);
+  if (it == progress_.end() || !it->second.is_voter()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("{} is not a voter of this cluster", target));
+  }
+  if (lead_transferee_ == target) return {};
+  abort_leader_transfer();
+  lead_transferee_ = target;
+  // The transfer must finish within one election timeout.
+  election_elapsed_ = 0;
+  log(LogLevel::kInfo, "transferring leadership to {}", target);
+  if (it->second.match() == log_.last_index()) {
+    send_timeout_now(target);
+  } else {
+    send_append(target);
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages
+
+Status Consensus::step(const pb::Message& m) {
+  try {
+    return step_checked(m);
+  } catch (const std::logic_error& e) {
+    log(LogLevel::kError, "refused {} from {}: {}", pb::MessageType_Name(m.type()), m.from(),
+        e.what());
+    return Status(ErrorCode::kCorruption, e.what());
+  }
+}
+
+Status Consensus::step_checked(const pb::Message& m) {
+  if (m.type() == pb::MSG_UNKNOWN || !pb::MessageType_IsValid(m.type())) {
+    return Status(ErrorCode::kInvalidArgument, "unknown message type");
+  }
+  if (m.to() != id_) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("message for {} delivered to {}", m.to(), id_));
+  }
+  const bool is_vote = m.type() == pb::MSG_VOTE || m.type() == pb::MSG_PRE_VOTE;
+  if (m.term() > term_) {
+    if (is_vote) {
+      // A follower that heard from a leader within the election timeout keeps it: a node
+      // that was cut off (or removed) cannot depose a healthy leader (dissertation 4.2.3).
+      const bool in_lease =
+          config_.check_quorum && !lead_.empty() && election_elapsed_ < config_.election_tick;
+      if (in_lease && !m.transfer()) {
+        log(LogLevel::kDebug, "ignored {} from {} at term {}: leader {} is alive",
+            pb::MessageType_Name(m.type()), m.from(), m.term(), lead_);
+        return {};
+      }
+    }
+    if (m.type() == pb::MSG_PRE_VOTE || (m.type() == pb::MSG_PRE_VOTE_RESP && !m.reject())) {
+      // Neither a pre-vote request nor a granted pre-vote moves our term.
+    } else if (m.type() == pb::MSG_APPEND || m.type() == pb::MSG_HEARTBEAT) {
+      log(LogLevel::kInfo, "saw term {} from leader {}", m.term(), m.from());
+      become_follower(m.term(), m.from());
+    } else {
+      log(LogLevel::kInfo, "saw term {} in {} from {}", m.term(), pb::MessageType_Name(m.type()),
+          m.from());
+      become_follower(m.term(), "");
+    }
+  } else if (m.term() < term_) {
+    if ((config_.check_quorum || config_.pre_vote) &&
+        (m.type() == pb::MSG_APPEND || m.type() == pb::MSG_HEARTBEAT)) {
+      // A stale leader (cut off, now back) learns the new term and steps down. Without this
+      // it would never hear of it: with PreVote/CheckQuorum we do not campaign against it.
+      send(make_message(pb::MSG_APPEND_RESP, m.from()));
+    } else if (m.type() == pb::MSG_PRE_VOTE) {
+      pb::Message resp = make_message(pb::MSG_PRE_VOTE_RESP, m.from());
+      resp.set_reject(true);
+      send(std::move(resp));
+    }
+    return {};
+  }
+
+  if (is_vote) {
+    handle_vote_request(m);
+    return {};
+  }
+  switch (role_) {
+    case Role::kLeader:
+      step_leader(m);
+      break;
+    case Role::kCandidate:
+    case Role::kPreCandidate:
+      step_candidate(m);
+      break;
+    case Role::kFollower:
+      step_follower(m);
+      break;
+  }
+  return {};
+}
+
+void Consensus::handle_vote_request(const pb::Message& m) {
+  const bool pre = m.type() == pb::MSG_PRE_VOTE;
+  // Figure 2, RequestVote: grant if we have not voted for another in this term and the
+  // candidate's log is at least as up to date as ours. A pre-vote for a future term is
+  // granted on the log check alone.
+  const bool can_vote =
+      vote_ == m.from() || (vote_.empty() && lead_.empty()) || (pre && m.term() > term_);
+  const bool up_to_date = log_.is_up_to_date(m.index(), m.log_term());
+  pb::Message resp = make_message(pre ? pb::MSG_PRE_VOTE_RESP : pb::MSG_VOTE_RESP, m.from());
+  if (can_vote && up_to_date) {
+    log(LogLevel::kInfo, "granted {} to {} (its last {}@{}, ours {}@{})", pre ? "pre-vote" : "vote",
+        m.from(), m.index(), m.log_term(), log_.last_index(), log_.last_term());
+    // A pre-vote answer carries the term it was asked for, so the candidate counts it.
+    resp.set_term(m.term());
+    if (!pre) {
+      election_elapsed_ = 0;
+      vote_ = m.from();
+    }
+  } else {
+    log(LogLevel::kInfo, "rejected {} from {} (its last {}@{}, ours {}@{}, vote '{}')",
+        pre ? "pre-vote" : "vote", m.from(), m.index(), m.log_term(), log_.last_index(),
+        log_.last_term(), vote_);
+    resp.set_reject(true);
+  }
+  send(std::move(resp));
+}
+
+pb::Message Consensus::make_message(pb::MessageType type, const NodeId& to) const {
+  pb::Message m;
+  m.set_type(type);
+  m.set_from(id_);
+  m.set_to(to);
+  m.set_term(term_);
+  return m;
+}
+
+void Consensus::send(pb::Message m) {
+  switch (m.type()) {
+    case pb::MSG_APPEND:
+    case pb::MSG_HEARTBEAT:
+    case pb::MSG_TIMEOUT_NOW:
+      // Leader traffic depends only on state that is already durable (or, for the leader's
+      // own new entries, is replicated in parallel with its fsync).
+      msgs_.push_back(std::move(m));
+      break;
+    default:
+      msgs_after_persist_.push_back(std::move(m));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Ready / advance
+
+bool Consensus::has_ready() const {
+  if (pending_bcast_ || !msgs_.empty() || !msgs_after_persist_.empty()) return true;
+  if (!log_.unstable().empty() || log_.has_next_committed_entries()) return true;
+  if (soft_state() != prev_soft_) return true;
+  const pb::HardState hs = hard_state();
+  return hs.term() != prev_hard_.term() || hs.vote() != prev_hard_.vote() ||
+         hs.commit() != prev_hard_.commit();
+}
+
+Ready Consensus::ready() {
+  if (ready_outstanding_) throw std::logic_error("ready() called twice without advance()");
+  if (pending_bcast_) {
+    pending_bcast_ = false;
+    if (role_ == Role::kLeader) bcast_append();
+  }
+  Ready rd;
+  if (SoftState ss = soft_state(); ss != prev_soft_) {
+    rd.soft_state = ss;
+    prev_soft_ = ss;
+  }
+  const pb::HardState hs = hard_state();
+  if (hs.term() != prev_hard_.term() || hs.vote() != prev_hard_.vote() ||
+      hs.commit() != prev_hard_.commit()) {
+    rd.must_sync = hs.term() != prev_hard_.term() || hs.vote() != prev_hard_.vote();
+    rd.hard_state = hs;
+    prev_hard_ = hs;
+  }
+  rd.entries = log_.unstable().entries();
+  if (!rd.entries.empty()) {
+    rd.must_sync = true;
+    ready_last_entry_ = {rd.entries.back().index(), rd.entries.back().term()};
+  } else {
+    ready_last_entry_.reset();
+  }
+  rd.committed_entries = log_.next_committed_entries(config_.max_committed_size_per_ready);
+  ready_last_committed_ = rd.committed_entries.empty() ? 0 : rd.committed_entries.back().index();
+  rd.messages = std::move(msgs_);
+  rd.persisted_messages = std::move(msgs_after_persist_);
+  msgs_.clear();
+  msgs_after_persist_.clear();
+  ready_outstanding_ = true;
+  return rd;
+}
+
+void Consensus::advance() {
+  if (!ready_outstanding_) return;
+  ready_outstanding_ = false;
+  if (ready_last_entry_) {
+    const auto [index, term] = *ready_last_entry_;
+    log_.stable_to(index, term);
+    // The leader's own copy is now durable and counts towards the commit quorum.
+    if (role_ == Role::kLeader && log_.match_term(index, term)) {
+      if (auto it = progress_.find(id_); it != progress_.end() && it->second.maybe_update(index)) {
+        if (maybe_commit()) pending_bcast_ = true;
+      }
+    }
+  }
+  if (ready_last_committed_ != 0) log_.applied_to(ready_last_committed_);
+}
+
+NodeStatus Consensus::status() const {
+  NodeStatus s;
+  s.id = id_;
+  s.role = role_;
+  s.term = term_;
+  s.vote = vote_;
+  s.leader = lead_;
+  s.commit = log_.committed();
+  s.applied = log_.applied();
+  s.last_index = log_.last_index();
+  s.last_term = log_.last_term();
+  s.transfer_target = lead_transferee_;
+  for (const auto& [id, pr] : progress_) {
+    s.progress[id] =
+        PeerProgress{pr.match(), pr.next(), pr.state(), pr.inflights().count(), pr.recent_active()};
+  }
+  return s;
+}
+
+}  // namespace raft::core

@@ -1,0 +1,139 @@
+// Consensus: the Raft protocol state machine behind RawNode (figure 2 of the Raft paper plus
+// PreVote, CheckQuorum and leadership transfer from the dissertation).
+//
+// Role logic is split by role: consensus.cc holds what every role shares (terms, votes,
+// ticks, message dispatch, Ready assembly), step_leader.cc / step_candidate.cc /
+// step_follower.cc what each role does with a message. Owned by RawNode; single-threaded;
+// no I/O: everything leaves through Ready.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+#include "core/quorum.h"
+#include "core/raft_log.h"
+#include "core/rng.h"
+#include "raft/config.h"
+#include "raft/log_storage.h"
+#include "raft/raw_node.h"
+#include "raft/ready.h"
+
+namespace raft::core {
+
+class Consensus {
+ public:
+  Consensus(const Config& config, const LogReader* storage, const InitialState& initial);
+
+  void tick();
+  Status campaign();
+  Result<Index> propose(std::string data);
+  Status step(const pb::Message& m);
+  Status transfer_leadership(const NodeId& target);
+
+  bool has_ready() const;
+  Ready ready();
+  void advance();
+
+  NodeStatus status() const;
+  Role role() const { return role_; }
+  Term term() const { return term_; }
+  const NodeId& leader() const { return lead_; }
+  const NodeId& id() const { return id_; }
+
+ private:
+  enum class CampaignType { kPreElection, kElection, kTransfer };
+
+  // --- roles (consensus.cc) ---
+  void become_follower(Term term, const NodeId& lead);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void reset(Term term);
+  void start_campaign(CampaignType type);
+  // Records a vote from `from` and returns the outcome so far.
+  VoteResult poll(const NodeId& from, bool granted);
+  bool promotable() const { return voters_.count(id_) > 0; }
+  bool past_election_timeout() const { return election_elapsed_ >= randomized_election_timeout_; }
+  void reset_randomized_election_timeout();
+  void tick_election();
+  void tick_heartbeat();
+  void apply_configuration(const pb::Configuration& configuration);
+  void handle_vote_request(const pb::Message& m);
+  Status step_checked(const pb::Message& m);
+
+  // --- per role (step_*.cc) ---
+  void step_leader(const pb::Message& m);
+  void step_candidate(const pb::Message& m);
+  void step_follower(const pb::Message& m);
+
+  // --- follower side of replication (step_follower.cc) ---
+  void handle_append(const pb::Message& m);
+  void handle_heartbeat(const pb::Message& m);
+
+  // --- leader side of replication (step_leader.cc) ---
+  void handle_append_response(const pb::Message& m, Progress& pr);
+  void handle_heartbeat_response(const pb::Message& m, Progress& pr);
+  bool maybe_send_append(const NodeId& to, bool send_if_empty);
+  void send_append(const NodeId& to) { maybe_send_append(to, true); }
+  void bcast_append();
+  void bcast_heartbeat();
+  void send_timeout_now(const NodeId& to);
+  bool maybe_commit();
+  bool quorum_active();
+  void abort_leader_transfer();
+  void append_entry(pb::EntryType type, std::string data);
+
+  // --- output ---
+  pb::Message make_message(pb::MessageType type, const NodeId& to) const;
+  void send(pb::Message m);
+  pb::HardState hard_state() const;
+  SoftState soft_state() const { return SoftState{lead_, role_}; }
+
+  template <typename... Args>
+  void log(LogLevel level, fmt::format_string<Args...> format, Args&&... args) const {
+    if (level < logger_->min_level()) return;
+    logger_->log(level, fmt::format("[{} term {}] {}", id_, term_,
+                                    fmt::format(format, std::forward<Args>(args)...)));
+  }
+
+  const NodeId id_;
+  const Config config_;
+  Logger* logger_;
+  Rng rng_;
+  RaftLog log_;
+
+  Term term_ = 0;
+  NodeId vote_;
+  NodeId lead_;
+  Role role_ = Role::kFollower;
+
+  std::set<NodeId> voters_;
+  std::set<NodeId> members_;             // voters and non-voters
+  std::map<NodeId, Progress> progress_;  // leader only
+  std::map<NodeId, bool> votes_;         // candidate / pre-candidate only
+  NodeId lead_transferee_;
+
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_election_timeout_ = 0;
+  bool pending_bcast_ = false;  // proposals waiting to leave as one append per follower
+
+  std::vector<pb::Message> msgs_;                // may leave before persistence
+  std::vector<pb::Message> msgs_after_persist_;  // leave after persistence
+
+  // What the last Ready handed out, acknowledged by advance().
+  SoftState prev_soft_;
+  pb::HardState prev_hard_;
+  bool ready_outstanding_ = false;
+  std::optional<std::pair<Index, Term>> ready_last_entry_;
+  Index ready_last_committed_ = 0;
+};
+
+}  // namespace raft::core

@@ -1,0 +1,161 @@
+// The leader's side of the protocol: replication flow control, commit, heartbeats,
+// CheckQuorum and leadership transfer.
+#include <algorithm>
+
+#include "core/consensus.h"
+#include "core/quorum.h"
+
+namespace raft::core {
+
+void Consensus::step_leader(const pb::Message& m) {
+  auto it = progress_.find(m.from());
+  if (it == progress_.end()) {
+    log(LogLevel::kDebug, "ignored {} from unknown peer {}", pb::MessageType_Name(m.type()),
+        m.from());
+    return;
+  }
+  Progress& pr = it->second;
+  switch (m.type()) {
+    case pb::MSG_APPEND_RESP:
+      handle_append_response(m, pr);
+      break;
+    case pb::MSG_HEARTBEAT_RESP:
+      handle_heartbeat_response(m, pr);
+      break;
+    default:
+      break;  // votes were handled before; nothing else is addressed to a leader
+  }
+}
+
+void Consensus::handle_append_response(const pb::Message& m, Progress& pr) {
+  pr.set_recent_active(true);
+  if (m.reject()) {
+    // The follower's hint (reject_hint, log_term) names the last index that may match and
+    // its term. Skipping every entry of ours with a larger term moves back a whole term per
+    // round trip instead of one entry.
+    Index next_probe = m.reject_hint();
+    if (m.log_term() > 0) next_probe = log_.find_conflict_by_term(m.reject_hint(), m.log_term());
+    if (pr.maybe_decrease_to(m.index(), next_probe)) {
+      log(LogLevel::kDebug, "{} rejected append at {} (hint {}@{}); next {}", m.from(), m.index(),
+          m.reject_hint(), m.log_term(), pr.next());
+      if (pr.state() == ProgressState::kReplicate) pr.become_probe();
+      send_append(m.from());
+    }
+    return;
+  }
+  const bool was_paused = pr.is_paused();
+  if (!pr.maybe_update(m.index())) {
+    // Old news; still, a slot of the window may have freed up.
+    pr.inflights().free_le(m.index());
+    return;
+  }
+  if (pr.state() == ProgressState::kProbe) {
+    pr.become_replicate();
+  } else {
+    pr.inflights().free_le(m.index());
+  }
+  if (maybe_commit()) {
+    bcast_append();
+  } else if (was_paused) {
+    send_append(m.from());
+  }
+  // Fill the window with whatever else is waiting.
+  while (maybe_send_append(m.from(), false)) {
+  }
+  if (m.from() == lead_transferee_ && pr.match() == log_.last_index()) {
+    log(LogLevel::kInfo, "{} caught up; sending TimeoutNow", m.from());
+    send_timeout_now(m.from());
+  }
+}
+
+void Consensus::handle_heartbeat_response(const pb::Message& m, Progress& pr) {
+  pr.set_recent_active(true);
+  pr.on_heartbeat_response();
+  if (pr.match() < log_.last_index()) send_append(m.from());
+}
+
+bool Consensus::maybe_send_append(const NodeId& to, bool send_if_empty) {
+  if (to == id_) return false;
+  auto it = progress_.find(to);
+  if (it == progress_.end()) return false;
+  Progress& pr = it->second;
+  if (pr.is_paused()) return false;
+  const Index prev = pr.next() - 1;
+  auto prev_term = log_.term(prev);
+  auto entries = log_.slice(pr.next(), log_.last_index() + 1, config_.max_size_per_msg);
+  if (!prev_term.ok() || !entries.ok()) {
+    // Needs entries that were compacted: snapshots arrive with the snapshot issue.
+    log(LogLevel::kWarn, "cannot replicate to {} from index {}: {}", to, pr.next(),
+        (!prev_term.ok() ? prev_term.status() : entries.status()).to_string());
+    return false;
+  }
+  if (entries->empty() && !send_if_empty) return false;
+  pb::Message m = make_message(pb::MSG_APPEND, to);
+  m.set_index(prev);
+  m.set_log_term(*prev_term);
+  m.set_commit(log_.committed());
+  if (!entries->empty()) {
+    const Index last = entries->back().index();
+    if (pr.state() == ProgressState::kReplicate) {
+      pr.optimistic_update(last);
+      pr.inflights().add(last);
+    } else {
+      pr.sent_probe();
+    }
+  } else if (pr.state() == ProgressState::kProbe) {
+    pr.sent_probe();
+  }
+  for (auto& e : *entries) *m.add_entries() = std::move(e);
+  send(std::move(m));
+  return true;
+}
+
+void Consensus::bcast_append() {
+  for (const auto& [id, pr] : progress_) {
+    if (id != id_) send_append(id);
+  }
+}
+
+void Consensus::bcast_heartbeat() {
+  for (const auto& [id, pr] : progress_) {
+    if (id == id_) continue;
+    pb::Message m = make_message(pb::MSG_HEARTBEAT, id);
+    // Never tell a follower to commit past what it is known to hold.
+    m.set_commit(std::min(pr.match(), log_.committed()));
+    send(std::move(m));
+  }
+}
+
+void Consensus::send_timeout_now(const NodeId& to) { send(make_message(pb::MSG_TIMEOUT_NOW, to)); }
+
+bool Consensus::maybe_commit() {
+  std::vector<Index> matches;
+  for (const auto& [id, pr] : progress_) {
+    if (pr.is_voter()) matches.push_back(pr.match());
+  }
+  // Only an entry of the current term is committed by counting replicas (figure 8).
+  return log_.maybe_commit(committed_index(std::move(matches)), term_);
+}
+
+bool Consensus::quorum_active() {
+  std::size_t active = 0;
+  for (const auto& [id, pr] : progress_) {
+    if (pr.is_voter() && (id == id_ || pr.recent_active())) ++active;
+  }
+  return active >= majority(voters_.size());
+}
+
+void Consensus::abort_leader_transfer() { lead_transferee_.clear(); }
+
+void Consensus::append_entry(pb::EntryType type, std::string data) {
+  pb::Entry e;
+  e.set_term(term_);
+  e.set_index(log_.last_index() + 1);
+  e.set_type(type);
+  e.set_data(std::move(data));
+  log_.append({std::move(e)});
+  // Broadcast once at the next ready(), so a burst of proposals leaves as one append.
+  pending_bcast_ = true;
+}
+
+}  // namespace raft::core

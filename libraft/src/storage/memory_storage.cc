@@ -1,0 +1,103 @@
+#include "raft/memory_storage.h"
+
+#include <fmt/format.h>
+
+namespace raft {
+
+MemoryStorage::MemoryStorage() { entries_.emplace_back(); }  // dummy: index 0, term 0
+
+Result<InitialState> MemoryStorage::initial_state() const {
+  return InitialState{hard_state_, configuration_};
+}
+
+Index MemoryStorage::first_index() const { return entries_.front().index() + 1; }
+
+Index MemoryStorage::last_index() const { return entries_.front().index() + entries_.size() - 1; }
+
+Result<Term> MemoryStorage::term(Index i) const {
+  const Index offset = entries_.front().index();
+  if (i < offset) {
+    return Status(ErrorCode::kCompacted,
+                  fmt::format("index {} is compacted (first index {})", i, offset + 1));
+  }
+  if (i - offset >= entries_.size()) {
+    return Status(ErrorCode::kUnavailable,
+                  fmt::format("index {} is past the last index {}", i, last_index()));
+  }
+  return entries_[i - offset].term();
+}
+
+Result<std::vector<pb::Entry>> MemoryStorage::entries(Index lo, Index hi,
+                                                      std::uint64_t max_bytes) const {
+  if (lo < first_index()) {
+    return Status(ErrorCode::kCompacted,
+                  fmt::format("index {} is compacted (first index {})", lo, first_index()));
+  }
+  if (hi > last_index() + 1) {
+    return Status(ErrorCode::kUnavailable,
+                  fmt::format("index {} is past the last index {}", hi - 1, last_index()));
+  }
+  std::vector<pb::Entry> out;
+  const Index offset = entries_.front().index();
+  std::uint64_t size = 0;
+  for (Index i = lo; i < hi; ++i) {
+    const pb::Entry& e = entries_[i - offset];
+    size += e.ByteSizeLong();
+    if (!out.empty() && size > max_bytes) break;
+    out.push_back(e);
+  }
+  return out;
+}
+
+Status MemoryStorage::append(const std::vector<pb::Entry>& entries) {
+  if (entries.empty()) return {};
+  const Index first = first_index();
+  const Index offset = entries_.front().index();
+  std::size_t skip = 0;
+  // Entries already compacted away are ignored.
+  while (skip < entries.size() && entries[skip].index() < first) ++skip;
+  if (skip == entries.size()) return {};
+  const Index start = entries[skip].index();
+  if (start > last_index() + 1) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("append at {} leaves a gap after the last index {}", start, last_index()));
+  }
+  for (std::size_t k = skip + 1; k < entries.size(); ++k) {
+    if (entries[k].index() != entries[k - 1].index() + 1) {
+      return Status(ErrorCode::kInvalidArgument, "append: entries are not contiguous");
+    }
+  }
+  entries_.resize(start - offset);  // drop the conflicting suffix, if any
+  entries_.insert(entries_.end(), entries.begin() + static_cast<std::ptrdiff_t>(skip),
+                  entries.end());
+  return {};
+}
+
+void MemoryStorage::set_hard_state(const pb::HardState& hard_state) { hard_state_ = hard_state; }
+
+void MemoryStorage::set_configuration(const pb::Configuration& configuration) {
+  configuration_ = configuration;
+}
+
+Status MemoryStorage::compact(Index index) {
+  const Index offset = entries_.front().index();
+  if (index <= offset)
+    return Status(ErrorCode::kCompacted, fmt::format("index {} is already compacted", index));
+  if (index > last_index()) {
+    return Status(ErrorCode::kUnavailable,
+                  fmt::format("compact {} is past the last index {}", index, last_index()));
+  }
+  pb::Entry dummy;
+  dummy.set_index(index);
+  dummy.set_term(entries_[index - offset].term());
+  std::vector<pb::Entry> rest;
+  rest.reserve(entries_.size() - (index - offset));
+  rest.push_back(std::move(dummy));
+  for (std::size_t k = index - offset + 1; k < entries_.size(); ++k)
+    rest.push_back(std::move(entries_[k]));
+  entries_ = std::move(rest);
+  return {};
+}
+
+}  // namespace raft
