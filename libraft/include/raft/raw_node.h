@@ -16,7 +16,7 @@
 //   }
 //
 // The host owns the RawNode and the LogReader it reads; one thread at a time may call it.
-// Every call between ready() and advance() is allowed; ready() twice without advance() is not.
+// Every call between ready() and advance() is allowed; has_ready() is false until advance().
 #pragma once
 
 #include <map>

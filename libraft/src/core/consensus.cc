@@ -1,17 +1,27 @@
 #include "core/consensus.h"
 
 #include <algorithm>
+#include <cassert>
 #include <stdexcept>
 
 #include "core/quorum.h"
 
 namespace raft::core {
 
+namespace {
+// Mixes the node id into the seed, so nodes sharing one seed still draw different timeouts.
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+}  // namespace
+
 Consensus::Consensus(const Config& config, const LogReader* storage, const InitialState& initial)
     : id_(config.id),
       config_(config),
       logger_(config.logger ? config.logger : &null_logger()),
-      rng_(config.random_seed ^ std::hash<std::string>{}(config.id)),
+      rng_(config.random_seed ^ fnv1a(config.id)),
       log_(storage, initial.hard_state.commit(), config.applied) {
   apply_configuration(initial.configuration);
   term_ = initial.hard_state.term();
@@ -75,6 +85,8 @@ void Consensus::become_pre_candidate() {
   votes_.clear();
   progress_.clear();
   lead_.clear();
+  // A fresh timeout, so pre-candidates that collided do not collide again.
+  reset_randomized_election_timeout();
   role_ = Role::kPreCandidate;
   log(LogLevel::kInfo, "became pre-candidate");
 }
@@ -373,6 +385,7 @@ void Consensus::send(pb::Message m) {
 // Ready / advance
 
 bool Consensus::has_ready() const {
+  if (ready_outstanding_) return false;  // the host owes an advance() first
   if (pending_bcast_ || !msgs_.empty() || !msgs_after_persist_.empty()) return true;
   if (!log_.unstable().empty() || log_.has_next_committed_entries()) return true;
   if (soft_state() != prev_soft_) return true;
@@ -382,7 +395,12 @@ bool Consensus::has_ready() const {
 }
 
 Ready Consensus::ready() {
-  if (ready_outstanding_) throw std::logic_error("ready() called twice without advance()");
+  if (ready_outstanding_) {
+    // A host bug; answering with nothing keeps the node consistent.
+    log(LogLevel::kError, "ready() called again before advance(); returning an empty Ready");
+    assert(false && "ready() called twice without advance()");
+    return Ready{};
+  }
   if (pending_bcast_) {
     pending_bcast_ = false;
     if (role_ == Role::kLeader) bcast_append();
