@@ -10,6 +10,25 @@
 
 namespace raft {
 
+// Deliberate protocol bugs, switched on only by tests, to prove that the simulator's checks
+// catch real mistakes (a checker that never fails checks nothing). All off by default; never
+// set them in a real deployment.
+struct InjectedBugs {
+  // Commit an entry of an earlier term by counting replicas (the figure-8 mistake).
+  bool commit_old_term_by_counting = false;
+  // Grant a vote without checking that the candidate's log is at least as up to date.
+  bool vote_without_log_check = false;
+  // Answer a vote without making it durable (the hard state is written without it).
+  bool forget_to_persist_vote = false;
+  // Follower treats every entry it appended as committed, and applies it.
+  bool apply_before_commit = false;
+
+  bool any() const {
+    return commit_old_term_by_counting || vote_without_log_check || forget_to_persist_vote ||
+           apply_before_commit;
+  }
+};
+
 struct Config {
   // This node's id. Required.
   NodeId id;
@@ -39,6 +58,8 @@ struct Config {
   std::uint64_t random_seed = 0;
   // Not owned; nullptr means null_logger().
   Logger* logger = nullptr;
+  // Test-only: see InjectedBugs.
+  InjectedBugs bugs;
 
   Status validate() const;
 };

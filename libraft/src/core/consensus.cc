@@ -45,7 +45,7 @@ void Consensus::apply_configuration(const pb::Configuration& configuration) {
 pb::HardState Consensus::hard_state() const {
   pb::HardState hs;
   hs.set_term(term_);
-  hs.set_vote(vote_);
+  hs.set_vote(config_.bugs.forget_to_persist_vote ? std::string() : vote_);
   hs.set_commit(log_.committed());
   return hs;
 }
@@ -338,7 +338,8 @@ void Consensus::handle_vote_request(const pb::Message& m) {
   // granted on the log check alone.
   const bool can_vote =
       vote_ == m.from() || (vote_.empty() && lead_.empty()) || (pre && m.term() > term_);
-  const bool up_to_date = log_.is_up_to_date(m.index(), m.log_term());
+  const bool up_to_date =
+      config_.bugs.vote_without_log_check || log_.is_up_to_date(m.index(), m.log_term());
   pb::Message resp = make_message(pre ? pb::MSG_PRE_VOTE_RESP : pb::MSG_VOTE_RESP, m.from());
   if (can_vote && up_to_date) {
     log(LogLevel::kInfo, "granted {} to {} (its last {}@{}, ours {}@{})", pre ? "pre-vote" : "vote",

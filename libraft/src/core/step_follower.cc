@@ -35,7 +35,10 @@ void Consensus::handle_append(const pb::Message& m) {
     return;
   }
   std::vector<pb::Entry> entries(m.entries().begin(), m.entries().end());
-  if (auto last_new = log_.maybe_append(m.index(), m.log_term(), m.commit(), entries)) {
+  const Index leader_commit = config_.bugs.apply_before_commit
+                                  ? m.index() + static_cast<Index>(entries.size())
+                                  : m.commit();
+  if (auto last_new = log_.maybe_append(m.index(), m.log_term(), leader_commit, entries)) {
     resp.set_index(*last_new);
     send(std::move(resp));
     return;
