@@ -85,8 +85,11 @@ class RawNode {
   // made between two ready() calls leave in one AppendEntries per follower.
   // Errors: kNotLeader (leader_hint() names the leader when known), kTransferInProgress.
   Result<Index> propose(std::string data);
-  // Hands the node a message received from a peer. Messages from older terms and from
-  // unknown senders are dropped (with an answer where that helps the sender catch up).
+  // Hands the node a message received from a peer. Messages from older terms are dropped
+  // (with an answer where that helps the sender catch up); vote requests from servers that
+  // are not voters of this node's configuration are dropped without changing its term.
+  // Errors: kInvalidArgument for a message not addressed to this node or of unknown type,
+  // kCorruption if the message would contradict committed state (the node refuses it).
   Status step(const pb::Message& message);
   // Leader only: hands leadership to `target` once it is caught up (TimeoutNow); aborts
   // after an election timeout. Proposals are refused while a transfer runs.

@@ -276,6 +276,13 @@ Status Consensus::step_checked(const pb::Message& m) {
                   fmt::format("message for {} delivered to {}", m.to(), id_));
   }
   const bool is_vote = m.type() == pb::MSG_VOTE || m.type() == pb::MSG_PRE_VOTE;
+  if (is_vote && voters_.count(m.from()) == 0) {
+    // Only voters of our configuration may campaign: a removed or unknown server must not
+    // move our term (a new server learns of the leader from its appends, not by voting).
+    log(LogLevel::kDebug, "ignored {} from {}: not a voter of our configuration",
+        pb::MessageType_Name(m.type()), m.from());
+    return {};
+  }
   if (m.term() > term_) {
     if (is_vote) {
       // A follower that heard from a leader within the election timeout keeps it: a node
