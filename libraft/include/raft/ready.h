@@ -17,6 +17,10 @@
 //      Ready's `entries`, so step 2 comes first).
 //   5. Call advance(). The next ready() will not repeat anything in this one.
 //
+// Every message in a Ready carries the node's current term or a newer one (pre-votes): a
+// message generated in an older term and overtaken by a term change before ready() is
+// dropped, because its promise (a vote, an acknowledgement) was never made durable.
+//
 // A Ready is a plain value owned by the host.
 #pragma once
 

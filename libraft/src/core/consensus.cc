@@ -434,12 +434,27 @@ Ready Consensus::ready() {
   }
   rd.committed_entries = log_.next_committed_entries(config_.max_committed_size_per_ready);
   ready_last_committed_ = rd.committed_entries.empty() ? 0 : rd.committed_entries.back().index();
+  // A message of an older term was overtaken by a term change in this same batch (e.g. a
+  // vote granted, then a newer leader's heartbeat stepped before this ready()). Its promise
+  // was never made durable — the Ready persists the newer term instead — so it must not
+  // leave. Dropping it is always safe: the network may drop it too.
+  drop_stale(msgs_);
+  drop_stale(msgs_after_persist_);
   rd.messages = std::move(msgs_);
   rd.persisted_messages = std::move(msgs_after_persist_);
   msgs_.clear();
   msgs_after_persist_.clear();
   ready_outstanding_ = true;
   return rd;
+}
+
+void Consensus::drop_stale(std::vector<pb::Message>& msgs) const {
+  std::erase_if(msgs, [this](const pb::Message& m) {
+    if (m.term() >= term_) return false;
+    log(LogLevel::kDebug, "dropped {} to {} of term {}: overtaken by term {}",
+        pb::MessageType_Name(m.type()), m.to(), m.term(), term_);
+    return true;
+  });
 }
 
 void Consensus::advance() {

@@ -94,6 +94,8 @@ class Consensus {
   pb::Message make_message(pb::MessageType type, const NodeId& to) const;
   void send(pb::Message m);
   pb::HardState hard_state() const;
+  // Removes messages whose term is older than the current one (see ready()).
+  void drop_stale(std::vector<pb::Message>& msgs) const;
   SoftState soft_state() const { return SoftState{lead_, role_}; }
 
   template <typename... Args>

@@ -1,0 +1,99 @@
+// InvariantChecker: the Raft safety properties, checked incrementally while a simulation runs
+// (SimCluster calls it at each step of draining a Ready, and after every event). A violation
+// throws SimFailure with a description, the seed and the recent events (from `context`).
+//
+// Checked:
+//  - election safety: at most one leader per term, over the whole run;
+//  - log matching: an (index, term) pair always names the same entry with the same
+//    predecessor term, on every node and for all time (by induction, two logs that share an
+//    entry agree on everything before it); terms never decrease along a log;
+//  - committed prefixes: every node's durable commit index never decreases, never exceeds its
+//    durable log, and the durable entries up to it are the same on every node (and are never
+//    overwritten afterwards);
+//  - leader completeness: a new leader's log holds every entry known to be committed;
+//  - leader append-only: a leader never truncates its own log while it stays leader;
+//  - state machine safety: entries are applied in index order, each exactly once, never
+//    beyond the node's durable commit, and every node applies the same entry at an index;
+//  - one vote per term: the durable vote never changes within a term, terms never decrease;
+//  - durability before promises: a granted vote is sent only once that vote is durable, and
+//    an accepting append response only once the entries it acknowledges are durable.
+// Owned by SimCluster; holds no pointers into nodes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "raft/memory_storage.h"
+#include "raft/raw_node.h"
+
+namespace raft::sim {
+
+class InvariantChecker {
+ public:
+  // `context` describes the run (seed, time, recent events) for failure messages.
+  InvariantChecker(std::vector<NodeId> ids, std::function<std::string()> context);
+
+  // Whether `node` is an established leader: it was already leader of its current term after
+  // an earlier event. Sample it when taking a Ready; entries of such a Ready must only extend
+  // the log (leader append-only).
+  bool established_leader(int node, const RawNode& raw) const;
+  // Before a Ready's entries are appended to `node`'s storage; `from_established_leader` is
+  // established_leader() sampled when the Ready was taken.
+  void before_append(int node, bool from_established_leader, const MemoryStorage& storage,
+                     const std::vector<pb::Entry>& entries);
+  // When `node` hands the network a message (any time: before or after persisting).
+  void before_send(int node, const MemoryStorage& storage, const pb::Message& message);
+  // After a Ready's entries and hard state were made durable.
+  void after_persist(int node, const MemoryStorage& storage);
+  // When a committed entry is applied (after it was persisted).
+  void on_apply(int node, const MemoryStorage& storage, const pb::Entry& entry);
+  // After an event was processed on a live node (its Ready drained). `log_durable`: no write
+  // of the node is in flight, so its storage holds its whole log (leader completeness is
+  // checked on the durable log, so a new leader is checked once its writes land).
+  void after_event(int node, const RawNode& raw, const MemoryStorage& storage,
+                   bool log_durable = true);
+  // A crash ends the node's leadership, whatever it believed.
+  void on_crash(int node);
+
+  const std::map<Term, NodeId>& leaders_by_term() const { return leader_by_term_; }
+  // Highest index known (to some node, durably) to be committed.
+  Index max_committed() const;
+
+ private:
+  struct Fingerprint {
+    Term term = 0;
+    pb::EntryType type = pb::ENTRY_NORMAL;
+    std::uint64_t data_hash = 0;
+    Term prev_term = 0;  // only meaningful in entry_ids_
+    Term seen_in_term =
+        0;  // only in committed_: durable term of the first node to see it committed
+  };
+  struct NodeState {
+    Index checked_commit = 0;  // durable commit already compared with committed_
+    Index last_applied = 0;
+    Term leader_term = 0;           // term in which the node was last seen leader; 0 if not leader
+    bool completeness_due = false;  // leader completeness of leader_term not yet checked
+    Term hard_term = 0;
+    NodeId hard_vote;
+  };
+
+  [[noreturn]] void fail(int node, const std::string& what) const;
+  static Fingerprint fingerprint(const pb::Entry& entry);
+  // Compares `entry` with the committed entry at its index, recording it if new.
+  void check_committed(int node, const pb::Entry& entry, const char* what);
+  std::string describe(const pb::Entry& entry) const;
+  void check_leader_completeness(int node, Term term, const MemoryStorage& storage);
+
+  std::vector<NodeId> ids_;
+  std::function<std::string()> context_;
+  std::vector<NodeState> nodes_;
+  std::map<Term, NodeId> leader_by_term_;
+  std::map<Index, Fingerprint> committed_;
+  std::map<std::pair<Index, Term>, Fingerprint> entry_ids_;
+};
+
+}  // namespace raft::sim

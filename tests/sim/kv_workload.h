@@ -1,0 +1,96 @@
+// KvWorkload: simulated clients of the key-value store, and the history they record.
+//
+// Each client runs one operation at a time (put / get / delete / compare-and-set on a small
+// set of keys, so operations contend), sends it to a random node (like a load balancer),
+// follows "not leader" hints, and retries with the same sequence number on a
+// timeout or leader change — against any node — until it gets an answer or its budget runs
+// out (then the outcome is recorded as unknown). An answer is the result the node it last
+// sent to computed when it applied the command. Reads go through the log, so they are
+// linearizable; the `leader_local_read` bug answers them from the local state of a node that
+// believes it leads, which a deposed leader must not do.
+//
+// Owned by the scenario runner; it keeps one KvStateMachine per node, fed by the cluster's
+// apply observer. All randomness comes from the cluster's SimRandom, so runs replay.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lincheck/kv_history.h"
+#include "sim/kv_command.h"
+#include "sim/kv_state_machine.h"
+#include "sim/sim_cluster.h"
+
+namespace raft::sim {
+
+struct WorkloadOptions {
+  int clients = 4;
+  int keys = 4;
+  int total_ops = 200;
+  // A try that brings no answer in this time is retried on another node.
+  SimTime attempt_timeout = milliseconds(300);
+  // An operation unanswered after this long is abandoned as "outcome unknown" (not in the
+  // final phase, where clients retry until answered).
+  SimTime op_budget = milliseconds(4000);
+  // Bug switch: answer reads from the local state of a node that believes it leads.
+  bool leader_local_read = false;
+};
+
+class KvWorkload {
+ public:
+  KvWorkload(SimCluster& cluster, const WorkloadOptions& options);
+
+  // Lets every client act (issue, retry, give up); call often (e.g. every simulated ms).
+  void step();
+  // The cluster's apply observer.
+  void on_apply(int node, const pb::Entry& entry);
+  // From now on clients stop starting operations and retry pending ones without limit.
+  void enter_final_phase() { final_phase_ = true; }
+
+  bool all_issued() const { return issued_ >= options_.total_ops; }
+  // No operation is waiting for an answer.
+  bool idle() const;
+  int completed() const { return completed_; }
+  int unknown() const { return unknown_; }
+  const std::vector<lincheck::KvOp>& history() const { return history_; }
+  // The pending operations, one per line (for a liveness failure message).
+  std::string describe_pending() const;
+
+ private:
+  struct Pending {
+    KvCommand command;
+    lincheck::KvOp op;
+    int node = -1;             // where the current try was proposed
+    SimTime try_deadline = 0;  // retry elsewhere after this
+    SimTime give_up_at = 0;
+    bool queued_at_paused = false;  // sent to a paused node: handled when it resumes
+  };
+  struct Client {
+    std::uint64_t id = 0;
+    std::uint64_t seq = 0;
+    int target = 0;  // the node believed to lead
+    SimTime next_action = 0;
+    std::optional<Pending> pending;
+    std::vector<std::string> seen;  // values seen, for compare-and-set expectations
+  };
+
+  void start_operation(Client& c);
+  void try_propose(Client& c);
+  void finish(Client& c, const KvResult& result);
+  void abandon(Client& c);
+  int random_node();
+
+  SimCluster& cluster_;
+  WorkloadOptions options_;
+  std::vector<Client> clients_;
+  std::vector<KvStateMachine> machines_;
+  std::vector<lincheck::KvOp> history_;
+  int issued_ = 0;
+  int completed_ = 0;
+  int unknown_ = 0;
+  bool final_phase_ = false;
+};
+
+}  // namespace raft::sim

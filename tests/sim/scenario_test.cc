@@ -1,0 +1,158 @@
+// The randomized scenario runner (what raft-sim runs): bounded seed sweeps under every fault
+// for CI, replay of a seed event for event, and proof that each injected protocol bug is
+// caught by the checks within a bounded number of seeds.
+#include "sim/scenario.h"
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <string>
+
+#include "sim/fault_injector.h"
+
+using raft::sim::run_scenario;
+using raft::sim::ScenarioOptions;
+using raft::sim::ScenarioResult;
+
+namespace {
+
+ScenarioOptions options(std::uint64_t seed, int nodes, const std::string& faults) {
+  ScenarioOptions o;
+  o.seed = seed;
+  o.nodes = nodes;
+  std::string error;
+  REQUIRE(raft::sim::parse_faults(faults, &o.faults, &error));
+  return o;
+}
+
+// RAFT_SIM_SWEEP_SCALE multiplies the number of seeds of the sweeps (default 1).
+std::uint64_t scaled(std::uint64_t seeds) {
+  const char* scale = std::getenv("RAFT_SIM_SWEEP_SCALE");
+  return scale ? seeds * std::strtoull(scale, nullptr, 10) : seeds;
+}
+
+void sweep(std::uint64_t from, std::uint64_t seeds, int nodes, const std::string& faults,
+           bool check_quorum = true) {
+  for (std::uint64_t seed = from; seed < from + scaled(seeds); ++seed) {
+    auto o = options(seed, nodes, faults);
+    o.check_quorum = check_quorum;
+    ScenarioResult r = run_scenario(o);
+    INFO("replay: " << raft::sim::replay_command(o));
+    INFO(r.failure);
+    REQUIRE(r.ok);
+    // The run did real work: most operations were answered.
+    REQUIRE(r.completed >= o.ops / 2);
+  }
+}
+
+// Runs seeds until one fails; returns that result (ok == true if none did).
+ScenarioResult first_failure(const std::string& bug, const std::string& faults, int nodes,
+                             std::uint64_t max_seeds, bool check_quorum = true) {
+  for (std::uint64_t seed = 1; seed <= max_seeds; ++seed) {
+    auto o = options(seed, nodes, faults);
+    o.bug = bug;
+    o.check_quorum = check_quorum;
+    ScenarioResult r = run_scenario(o);
+    if (!r.ok) return r;
+  }
+  return ScenarioResult{};
+}
+
+}  // namespace
+
+// The CI sweep: about 1,000 seeds in all, split so ctest runs them in parallel. The long
+// sweep is raft-sim --seeds 2000 (README).
+TEST_CASE("scenario sweep: 5 nodes under every fault, seeds 1-100", "[scenario][sweep]") {
+  sweep(1, 100, 5, "all");
+}
+TEST_CASE("scenario sweep: 5 nodes under every fault, seeds 101-200", "[scenario][sweep]") {
+  sweep(101, 100, 5, "all");
+}
+TEST_CASE("scenario sweep: 5 nodes under every fault, seeds 201-300", "[scenario][sweep]") {
+  sweep(201, 100, 5, "all");
+}
+TEST_CASE("scenario sweep: 5 nodes under every fault, seeds 301-400", "[scenario][sweep]") {
+  sweep(301, 100, 5, "all");
+}
+TEST_CASE("scenario sweep: 3 nodes under every fault, seeds 1-100", "[scenario][sweep]") {
+  sweep(1, 100, 3, "all");
+}
+TEST_CASE("scenario sweep: 3 nodes under every fault, seeds 101-200", "[scenario][sweep]") {
+  sweep(101, 100, 3, "all");
+}
+TEST_CASE("scenario sweep: 7 nodes under every fault, seeds 1-100", "[scenario][sweep]") {
+  sweep(1, 100, 7, "all");
+}
+TEST_CASE("scenario sweep: 5 nodes with crashes on slow, torn disks, seeds 1-100",
+          "[scenario][sweep]") {
+  sweep(1, 100, 5, "crash,slowdisk,torn,partition");
+}
+TEST_CASE("scenario sweep: 5 nodes with pauses, skew and one-way links, seeds 1-100",
+          "[scenario][sweep]") {
+  sweep(1, 100, 5, "pause,skew,oneway,bridge,flap,isolate");
+}
+TEST_CASE("scenario sweep: 5 nodes with figure-8 leader crashes, seeds 1-100",
+          "[scenario][sweep]") {
+  sweep(1, 100, 5, "figure8,drop");
+}
+TEST_CASE("scenario sweep: 5 nodes without CheckQuorum under every fault, seeds 1-100",
+          "[scenario][sweep]") {
+  sweep(1, 100, 5, "all", /*check_quorum=*/false);
+}
+
+TEST_CASE("a scenario replays event for event from its seed", "[scenario]") {
+  auto o = options(7, 5, "all");
+  o.trace = true;
+  ScenarioResult a = run_scenario(o);
+  ScenarioResult b = run_scenario(o);
+  REQUIRE(a.ok);
+  CHECK(a.trace_hash == b.trace_hash);
+  CHECK(a.trace == b.trace);
+  CHECK(a.trace.size() > 1000);
+  o.seed = 8;
+  CHECK(run_scenario(o).trace_hash != a.trace_hash);
+}
+
+TEST_CASE("a scenario without faults answers every operation", "[scenario]") {
+  auto o = options(3, 5, "none");
+  ScenarioResult r = run_scenario(o);
+  REQUIRE(r.ok);
+  CHECK(r.completed == o.ops);
+  CHECK(r.unknown == 0);
+}
+
+// A checker that never fails checks nothing: each classic bug must be caught.
+// commit-old-term is not swept here: a new leader's no-op travels right behind the older
+// entries, so their early commit turns legal one message later and random runs (thousands of
+// seeds tried, figure8 fault included) never hit the window. The targeted figure-8 test in
+// tests/unit/commit_test.cc catches it, with the switch proven there.
+
+TEST_CASE("bug switch: granting a vote without the up-to-date check is caught",
+          "[scenario][bugs]") {
+  auto r = first_failure("vote-without-log-check", "crash,partition,drop", 5, 100);
+  INFO(r.failure);
+  REQUIRE_FALSE(r.ok);
+  CHECK(r.check == "invariant");
+}
+
+TEST_CASE("bug switch: answering a vote without persisting it is caught", "[scenario][bugs]") {
+  auto r = first_failure("forget-to-persist-vote", "crash,partition,drop", 3, 300);
+  INFO(r.failure);
+  REQUIRE_FALSE(r.ok);
+  CHECK(r.check == "invariant");
+}
+
+TEST_CASE("bug switch: applying an entry before it is committed is caught", "[scenario][bugs]") {
+  auto r = first_failure("apply-before-commit", "crash,partition,drop", 5, 100);
+  INFO(r.failure);
+  REQUIRE_FALSE(r.ok);
+  CHECK(r.check == "invariant");
+}
+
+TEST_CASE("bug switch: a leader answering reads from local state is caught", "[scenario][bugs]") {
+  // Without CheckQuorum a leader cut off from its peers keeps answering; with it, the stale
+  // window shrinks to the lease a clock-drift bound would protect.
+  auto r = first_failure("leader-local-read", "isolate", 5, 100, /*check_quorum=*/false);
+  INFO(r.failure);
+  REQUIRE_FALSE(r.ok);
+  CHECK(r.check == "linearizability");
+}

@@ -1,0 +1,283 @@
+// SimCluster: a deterministic simulation of a Raft cluster of RawNodes ("n1".."nN") on
+// simulated time, with a seeded network, crashes, restarts, partitions, one-way link faults,
+// paused processes, clock skew and torn disk writes, and the helpers of the MIT 6.824 Raft
+// test harness (check_one_leader, one, n_committed, ...).
+//
+// Everything is driven by one event loop: node ticks (every tick_interval(i), each node with
+// its own random phase) and message deliveries, ordered by (time, sequence). After every event
+// the affected node's Ready batches are drained exactly as ready.h demands — send `messages`,
+// persist `entries` and `hard_state` to its MemoryStorage, send `persisted_messages`, apply
+// `committed_entries`, advance() — and InvariantChecker checks the Raft safety properties.
+// Every event is folded into a trace hash: one seed, one run. One SimRandom drives every
+// random choice, including the nodes' Config::random_seed. A fault that is not used draws no
+// random number and records nothing, so a seed keeps its meaning when new faults are added.
+//
+// Crash model: a crash destroys the RawNode (unstable state is lost) and keeps the node's
+// MemoryStorage (durable) and its applied entries (a durable state machine); a restart
+// passes Config::applied = the applied index, so nothing is applied twice.
+//
+// Disk model: by default a Ready is persisted at once, within the event that produced it.
+// With disk_delay_max > 0 the write takes a random time: `messages` leave at once, the node
+// keeps ticking and stepping (as ready.h allows between ready() and advance()), and only when
+// the write completes are the entries and hard state stored, `persisted_messages` sent,
+// committed entries applied and advance() called. A crash in between loses the write — or,
+// with torn_writes, tears it:
+//
+// Torn writes: a real log (DESIGN.md, "On-disk formats") appends a Ready's entries as one write
+// of consecutive records, each length + CRC32C + payload, then fsyncs. A crash before the
+// fsync returns leaves any prefix of those bytes on disk (the file system persists pages in
+// no particular order, but the tail beyond the first missing page fails its CRC); at start-up
+// the storage layer cuts the log after the last whole, valid record. What remains is exactly
+// the old log followed by a prefix of the write's entries, in order — a conflicting suffix the
+// write truncated is gone only if some new entry replaced it. So the sim keeps a random
+// strict prefix (possibly empty: the write never reached the disk) of the in-flight entries;
+// all of them would be a write that completed, not a torn one. The
+// hard state lives in a separate small file replaced atomically (write temp, fsync, rename),
+// so it is either wholly old or wholly new, independently of the log: kept or lost with
+// probability 1/2. Its commit index is clamped to the surviving log (never below the old
+// durable commit): a host must never let a durable commit point past its durable log (it
+// writes the log before the commit, or clamps commit to the last index at start-up), and
+// RawNode::create rightly refuses such a state. Nothing of a torn write was acknowledged —
+// persisted_messages (votes, append acks) wait for the write — so every such state is one a
+// correct Raft must survive, and the invariant checker checks that it does.
+//
+// Pause (SIGSTOP): a paused node is alive but does nothing. Its ticks are lost (a stopped
+// process does not catch up on time it missed), its disk write in flight does not complete,
+// and messages that reach it wait in its socket buffer, in arrival order. On resume the
+// finished disk write completes first, then the buffered messages are delivered in order, all
+// at resume time, to a node whose view is as stale as the pause was long. Crashing a paused
+// node drops its buffer and un-pauses it. A paused node refuses requests (kTimeout) and is
+// not counted by the harness as a live leader (is_leader, leaders, leader, check_terms).
+//
+// Clock skew: with clock_skew > 0 each node's tick interval is drawn once, at construction,
+// uniform in [tick_interval * (1 - clock_skew), tick_interval * (1 + clock_skew)], so its
+// election and heartbeat timeouts fire at other real moments than its peers'.
+//
+// Harness checks throw SimFailure (with the seed and recent events) instead of returning
+// errors, like the Fatalf calls of the 6.824 harness. The cluster owns everything in it.
+// Observers run inside the event loop: they must not call the cluster's mutating methods.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/config.h"
+#include "raft/logger.h"
+#include "raft/raw_node.h"
+#include "sim/event_queue.h"
+#include "sim/invariant_checker.h"
+#include "sim/sim_failure.h"
+#include "sim/sim_network.h"
+#include "sim/sim_node.h"
+#include "sim/sim_random.h"
+#include "sim/sim_time.h"
+#include "sim/trace.h"
+
+namespace raft::sim {
+
+struct SimOptions {
+  int num_nodes = 3;
+  std::uint64_t seed = 1;
+  NetworkOptions network = NetworkOptions::reliable();
+  SimTime tick_interval = milliseconds(10);
+  int election_tick = 10;
+  int heartbeat_tick = 1;
+  bool pre_vote = true;
+  bool check_quorum = true;
+  // How long one Ready's disk write takes, uniform in [min, max]; max 0: no delay.
+  SimTime disk_delay_min = 0;
+  SimTime disk_delay_max = 0;
+  // Spread of the nodes' tick intervals, as a fraction in [0, 1) (e.g. 0.2: each node ticks
+  // every tick_interval * [0.8, 1.2], drawn once per node); 0: every node ticks at
+  // tick_interval and nothing is drawn.
+  double clock_skew = 0.0;
+  // A crash with a disk write in flight keeps a random strict prefix of its entries and,
+  // independently, its hard state or not (see "Torn writes" above); false: the write is lost.
+  bool torn_writes = false;
+  // Test-only protocol bugs handed to every node's Config (see raft/config.h); all off.
+  InjectedBugs bugs;
+  // Config::max_size_per_msg of every node; 1 sends one entry per AppendEntries (deep
+  // pipelines, and entries of two terms travelling in separate messages).
+  std::uint64_t max_size_per_msg = 1 << 20;
+  // Keep every trace event as a text line (Trace::lines()); costs time, for debugging.
+  bool keep_trace_lines = false;
+  // Where the nodes log (not owned); nullptr: nowhere.
+  Logger* logger = nullptr;
+};
+
+// How many nodes applied an index, and what (6.824's nCommitted).
+struct Committed {
+  int count = 0;
+  // The command applied there (ENTRY_NORMAL data); nullopt for a no-op or when count == 0.
+  std::optional<std::string> command;
+};
+
+class SimCluster {
+ public:
+  explicit SimCluster(const SimOptions& options);
+  ~SimCluster();
+  SimCluster(const SimCluster&) = delete;
+  SimCluster& operator=(const SimCluster&) = delete;
+
+  // --- Identity and time.
+  int size() const { return static_cast<int>(nodes_.size()); }
+  const NodeId& id(int i) const { return nodes_[static_cast<std::size_t>(i)]->id(); }
+  // -1 when `id` names no node.
+  int index_of(const NodeId& id) const;
+  std::uint64_t seed() const { return options_.seed; }
+  SimTime now() const { return now_; }
+  // The base election timeout (election_tick ticks); nodes time out in [1x, 2x) of it.
+  SimTime election_timeout() const { return options_.tick_interval * options_.election_tick; }
+  SimRandom& random() { return random_; }
+  // Node i's tick interval (tick_interval unless clock_skew > 0).
+  SimTime tick_interval(int i) const { return tick_intervals_[static_cast<std::size_t>(i)]; }
+
+  // --- Running.
+  void run_for(SimTime duration);
+  // Runs until `done()` holds (checked after every event) or `timeout` passes; returns done().
+  bool run_until(const std::function<bool()>& done, SimTime timeout);
+
+  // --- Faults.
+  void crash(int i);
+  // Starts node i again from its durable state (crashing it first if it is up).
+  void restart(int i);
+  bool alive(int i) const { return node(i).alive(); }
+  void disconnect(int i);
+  void connect(int i);
+  bool connected(int i) const { return network_.connected(i); }
+  void partition(const std::vector<std::vector<int>>& groups);
+  // One group again, every node connected and every link unblocked.
+  void heal();
+  void set_network(const NetworkOptions& options);
+  // One-way link faults: messages from `from` to `to` are dropped (when sent and when they
+  // would be delivered); messages from `to` to `from` are not affected.
+  void block_link(int from, int to);
+  void unblock_link(int from, int to);
+  bool link_blocked(int from, int to) const { return network_.link_blocked(from, to); }
+  // A bridge topology: blocks every link between a node of `a` and a node of `b`, both ways,
+  // so the two groups cannot talk directly while `bridge_node` talks to both. Links of
+  // `bridge_node` are left alone; nothing else changes (heal() undoes it).
+  void bridge(const std::vector<int>& a, const std::vector<int>& b, int bridge_node);
+  // Stops node i like SIGSTOP (see "Pause" above); no-op if it is down or already paused.
+  void pause(int i);
+  // Continues a paused node: completes its finished disk write, then delivers its buffered
+  // messages in arrival order. No-op if it is not paused.
+  void resume(int i);
+  bool paused(int i) const { return pause_[static_cast<std::size_t>(i)].paused; }
+  // The messages waiting for paused node i, in arrival order.
+  std::vector<pb::Message> buffered_messages(int i) const;
+  // Node i's Ready whose disk write is in flight, or nullptr (disk_delay_max > 0 only).
+  const Ready* write_in_flight(int i) const;
+
+  // --- Requests (the node's Ready is drained right after).
+  Result<Index> propose(int i, std::string data);
+  // Proposes all of `data` on node i before draining its Ready once.
+  std::vector<Result<Index>> propose_batch(int i, const std::vector<std::string>& data);
+  Status transfer_leadership(int leader, int target);
+  Status campaign(int i);
+
+  // --- Inspection.
+  const SimNode& node(int i) const { return *nodes_[static_cast<std::size_t>(i)]; }
+  // Node i's RawNode, or nullptr when it is down.
+  RawNode* raw(int i);
+  const MemoryStorage& storage(int i) const { return node(i).storage(); }
+  // Whether node i is up, not paused, connected and leader.
+  bool is_leader(int i) const;
+  // The live (up, not paused), connected leaders.
+  std::vector<int> leaders() const;
+  // The live, connected leader of the newest term, if any.
+  std::optional<int> leader() const;
+  const InvariantChecker& invariants() const { return checker_; }
+
+  // --- 6.824 harness checks (throw SimFailure when they fail).
+  // Waits (up to 5 s) for a leader among the live connected nodes; returns the one of the
+  // newest term.
+  int check_one_leader();
+  // No live connected node is leader.
+  void check_no_leader();
+  // All live (up, not paused) connected nodes are in the same term; returns it.
+  Term check_terms();
+  // How many nodes applied `index`; fails if two applied different entries there.
+  Committed n_committed(Index index) const;
+  // Proposes `command` on whichever node accepts it until it is applied at one index on at
+  // least `expected_servers` nodes; returns that index. Gives up after 10 s (simulated); with
+  // retry false, after the first leader that accepted it failed to commit within 2 s.
+  Index one(const std::string& command, int expected_servers, bool retry);
+
+  // --- Observation.
+  const MessageStats& stats() const { return network_.stats(); }
+  void reset_stats() { network_.reset_stats(); }
+  std::uint64_t trace_hash() const { return trace_.hash(); }
+  std::uint64_t trace_events() const { return trace_.events(); }
+  const std::vector<std::string>& trace_lines() const { return trace_.lines(); }
+  // Called with every message just before it is handed to its receiver.
+  void set_delivery_observer(std::function<void(const pb::Message&)> observer);
+  // Called with every committed entry a node applies (ENTRY_NORMAL and ENTRY_NOOP), in
+  // order, at the moment it is applied (after it was appended to node.applied_log()).
+  void set_apply_observer(std::function<void(int node, const pb::Entry& entry)> observer);
+  // Called when node i restarts, once its new RawNode is built and before it handles
+  // anything (so before it applies the committed entries it re-reads from storage).
+  void set_restart_observer(std::function<void(int node)> observer);
+  // Throws SimFailure with `what`, the seed, the time and the recent events.
+  [[noreturn]] void fail(const std::string& what) const;
+  std::string context() const;
+
+ private:
+  SimNode& mutable_node(int i) { return *nodes_[static_cast<std::size_t>(i)]; }
+  // Builds node i's RawNode; `restarted` calls the restart observer before the first drain.
+  void start_node(int i, bool restarted);
+  void draw_tick_intervals();
+  void schedule_tick(int i, SimTime at);
+  void process(Event event);
+  // Hands node i a message from `from` (tracing `note`) and drains its Ready.
+  void deliver(int to, int from, const pb::Message& message, std::string note = {});
+  void drain(int i);
+  // The disk write in flight of node i completes: persist, reply, apply, advance, drain.
+  void finish_write(int i);
+  // Steps 2-4 of the Ready contract: persist, send persisted_messages, apply.
+  void complete_write(int i, const Ready& rd, bool from_established_leader);
+  struct PendingWrite;
+  // Keeps part of node i's lost in-flight write (torn_writes).
+  void tear_write(int i, const PendingWrite& write);
+  void send(int from, const pb::Message& message);
+  void trace_network(const std::string& what);
+  std::string group_names(const std::vector<int>& group) const;
+
+  SimOptions options_;
+  SimRandom random_;
+  SimNetwork network_;
+  Trace trace_;
+  InvariantChecker checker_;
+  EventQueue queue_;
+  std::vector<std::unique_ptr<SimNode>> nodes_;
+  SimTime now_ = 0;
+  std::vector<SimTime> tick_intervals_;
+  std::function<void(const pb::Message&)> delivery_observer_;
+  std::function<void(int, const pb::Entry&)> apply_observer_;
+  std::function<void(int)> restart_observer_;
+  // A node's Ready whose disk write is in flight (disk_delay_max > 0).
+  struct PendingWrite {
+    Ready ready;
+    bool from_established_leader = false;
+    // The write finished while the node was paused; it completes at resume.
+    bool due = false;
+  };
+  std::vector<std::optional<PendingWrite>> pending_writes_;
+  // A message that reached a paused node.
+  struct Buffered {
+    int from = -1;
+    pb::Message message;
+  };
+  // Whether a node is paused, and its socket buffer.
+  struct PauseState {
+    bool paused = false;
+    std::vector<Buffered> buffer;
+  };
+  std::vector<PauseState> pause_;
+};
+
+}  // namespace raft::sim
