@@ -271,6 +271,11 @@ Status Consensus::step_checked(const pb::Message& m) {
   if (m.type() == pb::MSG_UNKNOWN || !pb::MessageType_IsValid(m.type())) {
     return Status(ErrorCode::kInvalidArgument, "unknown message type");
   }
+  if (m.from() == id_ || m.from().empty()) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("message from '{}' delivered to {}: no node sends to itself", m.from(), id_));
+  }
   if (m.to() != id_) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("message for {} delivered to {}", m.to(), id_));
