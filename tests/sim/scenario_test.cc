@@ -121,10 +121,10 @@ TEST_CASE("a scenario without faults answers every operation", "[scenario]") {
 }
 
 // A checker that never fails checks nothing: each classic bug must be caught.
-// commit-old-term is not swept here: a new leader's no-op travels right behind the older
-// entries, so their early commit turns legal one message later and random runs (thousands of
-// seeds tried, figure8 fault included) never hit the window. The targeted figure-8 test in
-// tests/unit/commit_test.cc catches it, with the switch proven there.
+// commit-old-term is not swept here: a new leader's no-op follows the older entries within
+// one message, so their early commit turns legal at once and random runs (thousands of seeds
+// tried, figure8 fault included) never hit the window. tests/sim/figure8_bug_test.cc forces
+// the paper's figure 8 with partitions and catches it on every seed.
 
 TEST_CASE("bug switch: granting a vote without the up-to-date check is caught",
           "[scenario][bugs]") {

@@ -17,7 +17,7 @@ struct InjectedBugs {
   // Commit an entry of an earlier term by counting replicas (the figure-8 mistake). Note:
   // a new leader's no-op travels right behind the older entries, so their early commit
   // becomes legal one message later; random runs almost never hit the window, and the
-  // targeted figure-8 test (tests/unit/commit_test.cc) is what catches this one.
+  // scripted figure 8 on the simulator (tests/sim/figure8_bug_test.cc) catches it.
   bool commit_old_term_by_counting = false;
   // Grant a vote without checking that the candidate's log is at least as up to date.
   bool vote_without_log_check = false;
