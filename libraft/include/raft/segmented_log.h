@@ -1,0 +1,171 @@
+// SegmentedLog: the durable raft log, kept in append-only segment files in one directory.
+//
+// It is the on-disk LogReader the core consults, plus the writes a host performs on a
+// Ready: append() (one write and one fdatasync per call: group commit, with suffix
+// truncation on conflict) and compact() (drop a prefix after a snapshot). The entries part
+// only: initial_state() returns an empty hard state and configuration, because those live
+// in the stable store; the host combines the two (hard state and configuration from the
+// stable store, entries from here) before it builds a RawNode.
+//
+// Ownership and threads: the host owns the SegmentedLog (open() hands it a unique_ptr) and
+// must keep the FileSystem alive longer. Not thread-safe: one thread at a time, as the
+// LogReader contract describes (the thread that drives the RawNode; a host that appends
+// from another thread serializes the two itself). The directory is locked (LOCK, flock(2))
+// for the SegmentedLog's lifetime, so a second open, in this process or another, fails.
+//
+// ON-DISK FORMAT (version 1). All integers are little-endian. A directory holds:
+//
+//   LOCK                  empty; held with flock(2) while the log is open.
+//   META                  optional; the compaction point (see below).
+//   <first index>.log     segments, named by the index of their first entry, written as 20
+//                         decimal digits so that names sort as indexes do
+//                         ("00000000000000000001.log").
+//
+// A segment is a 32-byte header followed by records:
+//
+//   header:  [0,8)   magic "RAFTSEG\n"
+//            [8,12)  format version (1)
+//            [12,16) reserved, 0
+//            [16,24) first index (equal to the file name)
+//            [24,28) masked CRC32C of bytes [0,24)
+//            [28,32) reserved, 0
+//   record:  [0,4)   payload length n (> 0)
+//            [4,8)   masked CRC32C of the payload (crc32c.h: LevelDB's rotate-and-add mask,
+//                    so a run of zero bytes is never a valid record)
+//            [8,8+n) payload: one pb::Entry, serialized
+//
+// Records hold consecutive indexes, starting at the segment's first index; each segment
+// begins where the previous one ends. A segment is created (header written, space
+// preallocated with fallocate(FALLOC_FL_KEEP_SIZE), file synced, directory synced) when the
+// active one has reached Options::segment_size; a segment may exceed segment_size by the
+// last batch appended to it, because one append() always goes to one segment with one write.
+//
+// META records the compaction point: 40 bytes, [0,8) magic "RAFTMETA", [8,12) version (1),
+// [12,16) reserved, [16,24) index, [24,32) term, [32,36) masked CRC32C of [0,32), [36,40)
+// reserved. first_index() is index + 1 and term(index) is term. It is replaced atomically
+// (META.tmp written and synced, renamed, directory synced) before any segment is removed, so
+// segment files wholly at or below the compaction point are garbage that open() deletes.
+// Entries at or below the compaction point may linger in the first segment kept; they are
+// never returned.
+//
+// Recovery (open). Every segment is read and checked. In the LAST segment, a tail that does
+// not hold a valid record — too short for a record, a length running past the end of the
+// file, a CRC mismatch, zeros — is a write that a crash interrupted: the file is cut there
+// (truncate + sync) and the log continues from the last complete record. Nothing synced is
+// lost, because a sync covers everything before it. But if a valid record follows the bad
+// one, or the bad record is in any other segment, the bad record is corruption: open()
+// fails with kCorruption naming the file and offset, and nothing is skipped silently. (The
+// check for a following record looks at the bad record's natural end and then at every later
+// offset for a record that decodes as an entry with a higher index.) A last segment with no
+// complete header (its creation was interrupted) is removed. Gaps between segments, entries
+// out of sequence and a name that disagrees with the header are kCorruption.
+//
+// Memory: the in-memory index holds 8 bytes per entry (its file offset) plus one
+// (index, term) pair per run of equal terms; entries are read from the files (the page
+// cache serves recent ones).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "raft/file_system.h"
+#include "raft/log_storage.h"
+
+namespace raft {
+
+class SegmentedLog final : public LogReader {
+ public:
+  struct Options {
+    // A segment is closed, and the next one created, once it holds this many bytes.
+    std::uint64_t segment_size = 64ull << 20;
+    // Reserve segment_size bytes for each new segment, so that fdatasync after an append
+    // need not update the file's size metadata.
+    bool preallocate = true;
+  };
+
+  // Opens (creating if absent) the log in `dir`, locks the directory and recovers as
+  // described above. Fails with kIoError if the directory is locked, kCorruption if the log
+  // is damaged in a way a crash cannot explain.
+  static Result<std::unique_ptr<SegmentedLog>> open(FileSystem& fs, const std::string& dir,
+                                                    Options options);
+  static Result<std::unique_ptr<SegmentedLog>> open(FileSystem& fs, const std::string& dir) {
+    return open(fs, dir, Options());
+  }
+
+  ~SegmentedLog() override;
+  SegmentedLog(const SegmentedLog&) = delete;
+  SegmentedLog& operator=(const SegmentedLog&) = delete;
+
+  // Empty hard state and configuration: they are kept by the stable store (see above).
+  Result<InitialState> initial_state() const override;
+  Result<std::vector<pb::Entry>> entries(Index lo, Index hi,
+                                         std::uint64_t max_bytes) const override;
+  Result<Term> term(Index i) const override;
+  Index first_index() const override;
+  Index last_index() const override;
+
+  // Appends contiguous entries and makes them durable: one write and one fdatasync. They
+  // may start at any index in [first_index(), last_index() + 1]; a suffix they overlap is
+  // removed first (durably). Entries at or below the compaction point are ignored.
+  // On a write error the file is cut back and the log stays as it was; after a failed sync
+  // (the kernel may have dropped the unsynced pages) every later write fails until the log
+  // is reopened, which recovers what reached the disk.
+  Status append(const std::vector<pb::Entry>& entries);
+  // Drops entries up to and including `index` (<= last_index()): first_index() becomes
+  // index + 1 and term(index) stays answerable. Whole segments below the new first index are
+  // deleted. kCompacted if index is already compacted.
+  Status compact(Index index);
+
+  // Introspection for tests, benchmarks and stats.
+  std::size_t segment_count() const { return segments_.size(); }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  // One segment file. Its records hold entries first_index .. first_index + offsets.size()-1.
+  struct Segment {
+    Index first_index = 0;
+    std::string path;
+    std::vector<std::uint64_t> offsets;            // file offset of each record
+    std::uint64_t end = 0;                         // file offset just past the last record
+    mutable std::unique_ptr<ReadableFile> reader;  // opened on first read
+    Index last_index() const { return first_index + offsets.size() - 1; }
+  };
+  // The entries from `first` on share `term` (until the next run).
+  struct TermRun {
+    Index first;
+    Term term;
+  };
+
+  SegmentedLog(FileSystem& fs, std::string dir, Options options);
+
+  Status recover();
+  Status load_meta();
+  Status scan_segment(Segment& segment, bool last, bool* remove);
+  Status cut_tail(Segment& segment, std::uint64_t offset);
+  Status write_meta(Index index, Term term);
+  Status truncate_suffix(Index start);
+  Status start_segment(Index first);
+  Status remove_segment_file(const std::string& path);
+  void note_terms(const std::vector<pb::Entry>& entries, std::size_t from);
+  // The segment holding entry i (which must be present on disk).
+  const Segment& segment_of(Index i) const;
+  Status read_range(const Segment& segment, Index lo, Index hi, std::vector<pb::Entry>* out) const;
+  Index physical_last() const;
+  std::string segment_path(Index first) const;
+
+  FileSystem& fs_;
+  const std::string dir_;
+  const Options options_;
+  std::unique_ptr<FileLock> lock_;
+  std::deque<Segment> segments_;
+  std::vector<TermRun> term_runs_;
+  std::unique_ptr<WritableFile> writer_;  // the last segment, opened on first append
+  Index snapshot_index_ = 0;              // the compaction point (META)
+  Term snapshot_term_ = 0;
+  Status failed_;  // set once a sync failed: every write fails until the log is reopened
+};
+
+}  // namespace raft

@@ -1,0 +1,237 @@
+// SegmentedLog: append (with suffix truncation and segment rotation) and compaction.
+// Opening, recovery and reads are in segmented_log.cc.
+#include <fmt/format.h>
+
+#include "raft/segmented_log.h"
+#include "storage/segment_format.h"
+
+namespace raft {
+
+namespace sf = segment_format;
+
+Status SegmentedLog::append(const std::vector<pb::Entry>& entries) {
+  if (!failed_.ok()) return failed_;
+  std::size_t skip = 0;
+  while (skip < entries.size() && entries[skip].index() < first_index()) ++skip;
+  if (skip == entries.size()) return Status();
+  const Index start = entries[skip].index();
+  if (start > last_index() + 1) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("append at {} leaves a gap after the last index {}", start, last_index()));
+  }
+  for (std::size_t k = skip + 1; k < entries.size(); ++k) {
+    if (entries[k].index() != entries[k - 1].index() + 1) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("append: entries are not contiguous ({} follows {})",
+                                entries[k].index(), entries[k - 1].index()));
+    }
+  }
+  // Encode first: a bad entry must not leave a half-done truncation behind.
+  std::string batch;
+  std::size_t bytes = 0;
+  for (std::size_t k = skip; k < entries.size(); ++k) {
+    bytes += sf::kRecordHeaderSize + entries[k].ByteSizeLong();
+  }
+  batch.reserve(bytes);
+  std::vector<std::uint64_t> relative;  // each record's offset within the batch
+  relative.reserve(entries.size() - skip);
+  for (std::size_t k = skip; k < entries.size(); ++k) {
+    if (entries[k].ByteSizeLong() > UINT32_MAX) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("entry {} is too large ({} bytes)", entries[k].index(),
+                                entries[k].ByteSizeLong()));
+    }
+    relative.push_back(batch.size());
+    sf::append_record(entries[k], &batch);
+  }
+
+  if (start <= physical_last()) {
+    if (Status s = truncate_suffix(start); !s.ok()) return s;
+  }
+  if (segments_.empty() ||
+      (segments_.back().end >= options_.segment_size && !segments_.back().offsets.empty())) {
+    if (Status s = start_segment(start); !s.ok()) return s;
+  }
+  Segment& segment = segments_.back();
+  if (!writer_) {
+    auto writer = fs_.open_writable(segment.path);
+    if (!writer.ok()) return writer.status();
+    writer_ = std::move(*writer);
+    if (writer_->size() != segment.end) {
+      failed_ = Status(ErrorCode::kIoError,
+                       fmt::format("{}: size {} differs from the end of the log {}; reopen",
+                                   segment.path, writer_->size(), segment.end));
+      return failed_;
+    }
+  }
+  if (Status s = writer_->append(batch); !s.ok()) {
+    // Cut whatever part of the batch was written, so the next append follows valid data.
+    if (Status t = writer_->truncate(segment.end); !t.ok()) {
+      failed_ = Status(ErrorCode::kIoError,
+                       fmt::format("segmented log {}: append failed ({}) and the cleanup "
+                                   "failed too ({}); reopen the log",
+                                   dir_, s.to_string(), t.to_string()));
+    }
+    return s;
+  }
+  if (Status s = writer_->sync(); !s.ok()) {
+    failed_ = Status(ErrorCode::kIoError,
+                     fmt::format("segmented log {}: sync failed ({}); the log refuses writes "
+                                 "until it is reopened",
+                                 dir_, s.to_string()));
+    return s;
+  }
+  for (std::uint64_t r : relative) segment.offsets.push_back(segment.end + r);
+  segment.end += batch.size();
+  note_terms(entries, skip);
+  return Status();
+}
+
+void SegmentedLog::note_terms(const std::vector<pb::Entry>& entries, std::size_t from) {
+  for (std::size_t k = from; k < entries.size(); ++k) {
+    if (term_runs_.empty() || term_runs_.back().term != entries[k].term()) {
+      term_runs_.push_back(TermRun{entries[k].index(), entries[k].term()});
+    }
+  }
+}
+
+Status SegmentedLog::truncate_suffix(Index start) {
+  // Whole segments after `start` go first, newest first, and the directory is synced before
+  // the segment holding `start` is cut: a crash at any point leaves a contiguous log.
+  bool removed = false;
+  while (segments_.back().first_index > start) {
+    if (segments_.size() == 1) break;  // cannot happen: start > compaction point
+    writer_.reset();
+    if (Status s = fs_.remove(segments_.back().path); !s.ok()) {
+      failed_ = s;
+      return s;
+    }
+    segments_.pop_back();
+    removed = true;
+  }
+  // Runs past the end of the log never answer term(); drop them as the log shrinks.
+  auto drop_runs = [this] {
+    while (!term_runs_.empty() && term_runs_.back().first > physical_last()) term_runs_.pop_back();
+  };
+  drop_runs();
+  if (removed) {
+    if (Status s = fs_.sync_dir(dir_); !s.ok()) {
+      failed_ = s;
+      return s;
+    }
+  }
+  Segment& segment = segments_.back();
+  const std::uint64_t cut = segment.offsets[start - segment.first_index];
+  if (!writer_) {
+    auto writer = fs_.open_writable(segment.path);
+    if (!writer.ok()) {
+      failed_ = writer.status();
+      return failed_;
+    }
+    writer_ = std::move(*writer);
+  }
+  if (Status s = writer_->truncate(cut); !s.ok()) {
+    failed_ = s;
+    return s;
+  }
+  // The file is cut: the index follows even if the sync below fails.
+  segment.offsets.resize(start - segment.first_index);
+  segment.end = cut;
+  drop_runs();
+  if (Status s = writer_->sync(); !s.ok()) {
+    failed_ = s;
+    return s;
+  }
+  if (options_.preallocate && cut < options_.segment_size) {
+    // ftruncate freed the reserved space past the cut; take it back (best effort).
+    (void)writer_->preallocate(cut, options_.segment_size - cut);
+  }
+  return Status();
+}
+
+Status SegmentedLog::start_segment(Index first) {
+  if (writer_) {
+    (void)writer_->close();  // everything in it was synced by the append that wrote it
+    writer_.reset();
+  }
+  const std::string path = segment_path(first);
+  auto writer = fs_.create_writable(path);
+  if (!writer.ok()) return writer.status();
+  Status s = (*writer)->append(sf::encode_header(first));
+  if (s.ok() && options_.preallocate) s = (*writer)->preallocate(0, options_.segment_size);
+  if (s.ok()) s = (*writer)->sync();
+  if (s.ok()) s = fs_.sync_dir(dir_);
+  if (!s.ok()) {
+    writer->reset();
+    // An empty segment is harmless to recovery, but a stray one here would confuse the next
+    // start_segment(); remove it.
+    if (Status r = remove_segment_file(path); !r.ok()) {
+      failed_ = Status(ErrorCode::kIoError,
+                       fmt::format("segmented log {}: creating {} failed ({}) and removing it "
+                                   "failed too ({}); reopen the log",
+                                   dir_, path, s.to_string(), r.to_string()));
+    }
+    return s;
+  }
+  Segment segment;
+  segment.first_index = first;
+  segment.path = path;
+  segment.end = sf::kHeaderSize;
+  segments_.push_back(std::move(segment));
+  writer_ = std::move(*writer);
+  return Status();
+}
+
+Status SegmentedLog::remove_segment_file(const std::string& path) {
+  Status s = fs_.remove(path);
+  if (!s.ok() && s.code() != ErrorCode::kNotFound) return s;
+  return Status();
+}
+
+Status SegmentedLog::write_meta(Index index, Term term) {
+  const std::string temp = dir_ + "/" + std::string(sf::kMetaTempName);
+  auto writer = fs_.create_writable(temp);
+  if (!writer.ok()) return writer.status();
+  Status s = (*writer)->append(sf::encode_meta(index, term));
+  if (s.ok()) s = (*writer)->sync();
+  if (s.ok()) s = (*writer)->close();
+  if (s.ok()) s = fs_.rename(temp, dir_ + "/" + std::string(sf::kMetaName));
+  if (s.ok()) s = fs_.sync_dir(dir_);
+  return s;
+}
+
+Status SegmentedLog::compact(Index index) {
+  if (!failed_.ok()) return failed_;
+  if (index <= snapshot_index_) {
+    return Status(ErrorCode::kCompacted, fmt::format("index {} is already compacted", index));
+  }
+  if (index > last_index()) {
+    return Status(ErrorCode::kUnavailable,
+                  fmt::format("compact {} is past the last index {}", index, last_index()));
+  }
+  auto t = term(index);
+  if (!t.ok()) return t.status();
+  // The compaction point is durable before any segment goes.
+  if (Status s = write_meta(index, *t); !s.ok()) return s;
+  snapshot_index_ = index;
+  snapshot_term_ = *t;
+  // Whole segments at or below it go, oldest first (the last segment always stays, it is
+  // where the next append goes). A failure here leaves garbage that open() removes.
+  bool removed = false;
+  while (segments_.size() > 1 && segments_.front().last_index() <= index) {
+    if (Status s = fs_.remove(segments_.front().path); !s.ok()) return s;
+    segments_.pop_front();
+    removed = true;
+  }
+  if (!segments_.empty()) {
+    const Index first = segments_.front().first_index;
+    std::size_t drop = 0;
+    while (drop + 1 < term_runs_.size() && term_runs_[drop + 1].first <= first) ++drop;
+    term_runs_.erase(term_runs_.begin(), term_runs_.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
+  if (removed) return fs_.sync_dir(dir_);
+  return Status();
+}
+
+}  // namespace raft

@@ -1,0 +1,302 @@
+// Crash behaviour of SegmentedLog on the fault-injecting file system: torn and zero-filled
+// tails, a crash at every call of a workload with rotation, suffix truncation and
+// compaction, corruption in the middle, and I/O errors.
+#include <catch2/catch.hpp>
+#include <map>
+#include <string>
+
+#include "log_test_support.h"
+#include "raft/segmented_log.h"
+#include "storage/fault_injecting_file_system.h"
+
+namespace raft {
+namespace {
+
+using testing::make_entries;
+using testing::make_entry;
+using Fs = FaultInjectingFileSystem;
+
+constexpr std::uint64_t kNoLimit = UINT64_MAX;
+const std::string kDir = "/data/log";
+
+SegmentedLog::Options small_segments() {
+  SegmentedLog::Options options;
+  options.segment_size = 400;
+  return options;
+}
+
+// What the log should hold: serialized entries by index, above a compaction point.
+struct Model {
+  Index snapshot = 0;
+  std::map<Index, std::string> entries;
+
+  Index last() const { return entries.empty() ? snapshot : entries.rbegin()->first; }
+  void append(const std::vector<pb::Entry>& batch) {
+    entries.erase(entries.lower_bound(batch.front().index()), entries.end());
+    for (const auto& e : batch) {
+      if (e.index() > snapshot) entries[e.index()] = e.SerializeAsString();
+    }
+  }
+  void compact(Index i) {
+    snapshot = i;
+    entries.erase(entries.begin(), entries.upper_bound(i));
+  }
+};
+
+// One step of the workload: an append (batch non-empty) or a compaction.
+struct Op {
+  std::vector<pb::Entry> batch;
+  Index compact_to = 0;
+};
+
+std::vector<Op> workload() {
+  std::vector<Op> ops;
+  for (Index i = 1; i <= 10; i += 2) ops.push_back({make_entries(i, i + 1, 1, 40), 0});
+  ops.push_back({make_entries(6, 8, 2, 40), 0});  // truncates across segments
+  for (Index i = 9; i <= 20; i += 3) ops.push_back({make_entries(i, i + 2, 2, 40), 0});
+  ops.push_back({{}, 12});
+  ops.push_back({make_entries(21, 25, 3, 40), 0});
+  ops.push_back({make_entries(18, 19, 4, 40), 0});  // truncation after compaction
+  ops.push_back({{}, 17});
+  ops.push_back({make_entries(20, 30, 4, 40), 0});
+  return ops;
+}
+
+Status run(SegmentedLog& log, const Op& op) {
+  return op.batch.empty() ? log.compact(op.compact_to) : log.append(op.batch);
+}
+
+bool is_prefix_of(const SegmentedLog& log, const Model& model) {
+  if (log.last_index() < log.first_index()) return true;
+  auto all = log.entries(log.first_index(), log.last_index() + 1, kNoLimit);
+  REQUIRE(all.ok());
+  for (const auto& e : *all) {
+    auto it = model.entries.find(e.index());
+    if (it == model.entries.end() || it->second != e.SerializeAsString()) return false;
+  }
+  return true;
+}
+
+// After a crash during `op`: the log opens, holds a prefix of the state before or after
+// the op, and lost nothing that was acknowledged before it.
+void check_recovered(const SegmentedLog& log, const Model& acked, const Model& attempted,
+                     const Op& op) {
+  const bool before = log.first_index() == acked.snapshot + 1 && is_prefix_of(log, acked);
+  const bool after = log.first_index() == attempted.snapshot + 1 && is_prefix_of(log, attempted);
+  CHECK((before || after));
+  const Index floor =
+      op.batch.empty() ? acked.last() : std::min(acked.last(), op.batch.front().index() - 1);
+  CHECK(log.last_index() >= floor);
+  CHECK(log.term(log.first_index() - 1).ok());
+}
+
+void crash_at_every_call(Fs::CrashMode mode, std::uint64_t seed) {
+  // A dry run counts the calls.
+  std::uint64_t total = 0;
+  {
+    Fs fs(seed);
+    auto log = SegmentedLog::open(fs, kDir, small_segments());
+    REQUIRE(log.ok());
+    fs.reset_counts();
+    for (const auto& op : workload()) REQUIRE(run(**log, op).ok());
+    total = fs.calls();
+  }
+  for (std::uint64_t n = 1; n <= total + 1; ++n) {
+    INFO("crash at call " << n << " of " << total << ", mode " << static_cast<int>(mode));
+    Fs fs(seed + n);
+    fs.set_crash_mode(mode);
+    Model acked;
+    Model attempted;
+    Op in_flight;
+    {
+      auto log = SegmentedLog::open(fs, kDir, small_segments());
+      REQUIRE(log.ok());
+      fs.schedule_crash(n);
+      for (const auto& op : workload()) {
+        attempted = acked;
+        if (op.batch.empty()) {
+          attempted.compact(op.compact_to);
+        } else {
+          attempted.append(op.batch);
+        }
+        in_flight = op;
+        if (!run(**log, op).ok()) break;
+        acked = attempted;
+      }
+      if (!fs.is_down()) fs.crash();
+    }
+    fs.restart();
+    auto log = SegmentedLog::open(fs, kDir, small_segments());
+    INFO(log.status().to_string());
+    REQUIRE(log.ok());
+    check_recovered(**log, acked, attempted, in_flight);
+    // The node carries on from where the log ends.
+    const Index next = (*log)->last_index() + 1;
+    REQUIRE((*log)->append(make_entries(next, next + 2, 9, 40)).ok());
+    log->reset();
+    auto again = SegmentedLog::open(fs, kDir, small_segments());
+    REQUIRE(again.ok());
+    CHECK((*again)->last_index() == next + 2);
+    CHECK(*(*again)->term(next + 2) == 9);
+  }
+}
+
+TEST_CASE("segmented log crash: a crash at any call leaves a log that opens with a valid prefix",
+          "[storage][segmented_log][crash]") {
+  crash_at_every_call(Fs::CrashMode::kDropUnsynced, 1);
+}
+
+TEST_CASE("segmented log crash: torn tails at any call are cut and lose nothing synced",
+          "[storage][segmented_log][crash]") {
+  for (std::uint64_t seed : {11u, 12u, 13u}) crash_at_every_call(Fs::CrashMode::kTearTail, seed);
+}
+
+TEST_CASE("segmented log crash: zero-filled tails at any call are cut and lose nothing synced",
+          "[storage][segmented_log][crash]") {
+  crash_at_every_call(Fs::CrashMode::kZeroTail, 21);
+}
+
+// Writes ten entries (segments of ~5 records) and returns the file system.
+void fill(Fs& fs) {
+  auto log = SegmentedLog::open(fs, kDir, small_segments());
+  REQUIRE(log.ok());
+  for (Index i = 1; i <= 20; i += 2) REQUIRE((*log)->append(make_entries(i, i + 1, 1, 40)).ok());
+  REQUIRE((*log)->segment_count() >= 3);
+}
+
+std::string last_segment(Fs& fs) {
+  auto names = fs.list(kDir);
+  REQUIRE(names.ok());
+  std::string last;
+  for (const auto& name : *names) {
+    if (name.ends_with(".log")) last = name;
+  }
+  return kDir + "/" + last;
+}
+
+TEST_CASE("segmented log crash: a bad checksum followed by good records refuses to open",
+          "[storage][segmented_log][crash]") {
+  Fs fs;
+  fill(fs);
+  const std::string path = last_segment(fs);
+  std::string data = *fs.contents(path);
+  const std::size_t offset = 32;  // the first record of the segment
+  data[offset + 20] ^= 0x01;      // a bit flip in its payload
+  REQUIRE(fs.set_contents(path, data).ok());
+  auto log = SegmentedLog::open(fs, kDir, small_segments());
+  REQUIRE_FALSE(log.ok());
+  CHECK(log.status().code() == ErrorCode::kCorruption);
+  CHECK(log.status().message().find(path) != std::string::npos);
+  CHECK(log.status().message().find("offset 32") != std::string::npos);
+}
+
+TEST_CASE("segmented log crash: a damaged length in the middle refuses to open",
+          "[storage][segmented_log][crash]") {
+  Fs fs;
+  fill(fs);
+  const std::string path = last_segment(fs);
+  std::string data = *fs.contents(path);
+  data[32] = '\x07';  // the first record's length
+  REQUIRE(fs.set_contents(path, data).ok());
+  auto log = SegmentedLog::open(fs, kDir, small_segments());
+  REQUIRE_FALSE(log.ok());
+  CHECK(log.status().code() == ErrorCode::kCorruption);
+  CHECK(log.status().message().find("offset 32") != std::string::npos);
+}
+
+TEST_CASE("segmented log crash: a bad record in a segment that is not the last refuses to open",
+          "[storage][segmented_log][crash]") {
+  Fs fs;
+  fill(fs);
+  const std::string path = kDir + "/00000000000000000001.log";
+  std::string data = *fs.contents(path);
+  data[data.size() - 3] ^= 0x40;  // the segment's last record
+  REQUIRE(fs.set_contents(path, data).ok());
+  auto log = SegmentedLog::open(fs, kDir, small_segments());
+  REQUIRE_FALSE(log.ok());
+  CHECK(log.status().code() == ErrorCode::kCorruption);
+  CHECK(log.status().message().find(path) != std::string::npos);
+  CHECK(log.status().message().find("offset") != std::string::npos);
+}
+
+TEST_CASE("segmented log crash: a full disk fails the append and the log stays consistent",
+          "[storage][segmented_log][crash]") {
+  Fs fs;
+  fill(fs);
+  auto log = SegmentedLog::open(fs, kDir, small_segments());
+  REQUIRE(log.ok());
+  fs.set_space_limit(100);
+  Status s = (*log)->append(make_entries(21, 30, 1, 40));
+  CHECK(s.code() == ErrorCode::kIoError);
+  CHECK((*log)->last_index() == 20);
+  CHECK((*log)->entries(1, 21, kNoLimit)->size() == 20);
+  fs.clear_faults();
+  REQUIRE((*log)->append(make_entries(21, 30, 1, 40)).ok());
+  log->reset();
+  auto reopened = SegmentedLog::open(fs, kDir, small_segments());
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->last_index() == 30);
+  CHECK((*reopened)->entries(1, 31, kNoLimit)->size() == 30);
+}
+
+TEST_CASE("segmented log crash: an I/O error on write or sync surfaces and reopen recovers",
+          "[storage][segmented_log][crash]") {
+  for (Fs::Op op : {Fs::Op::kAppend, Fs::Op::kSync, Fs::Op::kCreateWritable, Fs::Op::kSyncDir,
+                    Fs::Op::kTruncate, Fs::Op::kRemove}) {
+    INFO("failing " << to_string(op));
+    Fs fs;
+    fill(fs);
+    Model model;
+    for (Index i = 1; i <= 20; ++i) model.append({make_entry(i, 1, 40)});
+    auto log = SegmentedLog::open(fs, kDir, small_segments());
+    REQUIRE(log.ok());
+    fs.fail_from(op, 1);
+    // A truncating append, then plain appends (which rotate): each may fail.
+    std::vector<std::vector<pb::Entry>> batches = {make_entries(4, 6, 2, 40),
+                                                   make_entries(7, 30, 2, 40)};
+    std::vector<Model> states = {model};
+    for (const auto& batch : batches) {
+      Model attempted = model;
+      attempted.append(batch);
+      states.push_back(attempted);
+      Status s = (*log)->append(batch);
+      if (s.ok()) {
+        model = attempted;
+      } else {
+        // A failed append may have cut the conflicting suffix, never more.
+        CHECK(s.code() != ErrorCode::kOk);
+        CHECK((*log)->last_index() >= std::min(model.last(), batch.front().index() - 1));
+        CHECK(is_prefix_of(**log, model));
+        model.entries.erase(model.entries.upper_bound((*log)->last_index()), model.entries.end());
+      }
+      // What the log reports is exactly what it holds.
+      CHECK((*log)->last_index() == model.last());
+      CHECK(is_prefix_of(**log, model));
+    }
+    fs.clear_faults();
+    log->reset();
+    auto reopened = SegmentedLog::open(fs, kDir, small_segments());
+    INFO(reopened.status().to_string());
+    REQUIRE(reopened.ok());
+    // A failed write may or may not have reached the file; either way a valid prefix.
+    CHECK((*reopened)->last_index() >= 3);
+    bool prefix = false;
+    for (const auto& state : states) prefix = prefix || is_prefix_of(**reopened, state);
+    CHECK(prefix);
+  }
+}
+
+TEST_CASE("segmented log crash: the directory lock stops a second open",
+          "[storage][segmented_log][crash]") {
+  Fs fs;
+  auto log = SegmentedLog::open(fs, kDir);
+  REQUIRE(log.ok());
+  auto second = SegmentedLog::open(fs, kDir);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == ErrorCode::kIoError);
+  log->reset();
+  CHECK(SegmentedLog::open(fs, kDir).ok());
+}
+
+}  // namespace
+}  // namespace raft

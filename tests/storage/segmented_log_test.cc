@@ -1,0 +1,222 @@
+// Behaviour of SegmentedLog on the real file system, in a fresh temporary directory.
+#include "raft/segmented_log.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "log_test_support.h"
+
+namespace raft {
+namespace {
+
+using testing::make_entries;
+using testing::make_entry;
+using testing::TempDir;
+
+constexpr std::uint64_t kNoLimit = UINT64_MAX;
+
+SegmentedLog::Options small_segments() {
+  SegmentedLog::Options options;
+  options.segment_size = 1024;
+  return options;
+}
+
+std::unique_ptr<SegmentedLog> open_log(const std::string& dir, SegmentedLog::Options options = {}) {
+  auto log = SegmentedLog::open(posix_file_system(), dir, options);
+  INFO(log.status().to_string());
+  REQUIRE(log.ok());
+  return std::move(*log);
+}
+
+// Checks that the log holds exactly entries first..last with the terms `term_of` gives.
+template <typename TermOf>
+void check_log(const SegmentedLog& log, Index first, Index last, TermOf term_of) {
+  REQUIRE(log.first_index() == first);
+  REQUIRE(log.last_index() == last);
+  if (last < first) return;
+  auto all = log.entries(first, last + 1, kNoLimit);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == last - first + 1);
+  for (Index i = first; i <= last; ++i) {
+    const pb::Entry& e = (*all)[i - first];
+    const Term t = static_cast<Term>(term_of(i));
+    CHECK(e.index() == i);
+    CHECK(e.term() == t);
+    CHECK(e.SerializeAsString() == make_entry(i, t, e.data().size()).SerializeAsString());
+    CHECK(*log.term(i) == t);
+  }
+}
+
+TEST_CASE("segmented log: a fresh log is empty", "[storage][segmented_log]") {
+  TempDir tmp;
+  auto log = open_log(tmp.path() + "/log");
+  CHECK(log->first_index() == 1);
+  CHECK(log->last_index() == 0);
+  CHECK(*log->term(0) == 0);
+  CHECK(log->term(1).status().code() == ErrorCode::kUnavailable);
+  CHECK(log->entries(1, 2, kNoLimit).status().code() == ErrorCode::kUnavailable);
+  CHECK(log->entries(1, 1, kNoLimit)->empty());
+  auto state = log->initial_state();
+  REQUIRE(state.ok());
+  CHECK(state->hard_state.term() == 0);
+}
+
+TEST_CASE("segmented log: appended entries read back and survive a reopen",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/log";
+  auto term_of = [](Index i) { return i <= 5 ? 1 : 2; };
+  {
+    auto log = open_log(dir);
+    REQUIRE(log->append(make_entries(1, 5, 1)).ok());
+    REQUIRE(log->append(make_entries(6, 10, 2)).ok());
+    check_log(*log, 1, 10, term_of);
+    CHECK(log->entries(0, 3, kNoLimit).status().code() == ErrorCode::kCompacted);
+    CHECK(log->entries(3, 12, kNoLimit).status().code() == ErrorCode::kUnavailable);
+  }
+  auto log = open_log(dir);
+  check_log(*log, 1, 10, term_of);
+}
+
+TEST_CASE("segmented log: entries respects max_bytes and returns at least one",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  auto log = open_log(tmp.path(), small_segments());
+  REQUIRE(log->append(make_entries(1, 40, 1, 100)).ok());
+  const std::uint64_t one = make_entry(1, 1, 100).ByteSizeLong();
+  CHECK(log->entries(1, 41, 0)->size() == 1);
+  CHECK(log->entries(1, 41, one)->size() == 1);
+  CHECK(log->entries(1, 41, 3 * one + 1)->size() == 3);
+  // Across segment boundaries too.
+  CHECK(log->entries(5, 41, 20 * one)->size() == 20);
+  CHECK(log->entries(5, 41, kNoLimit)->size() == 36);
+}
+
+TEST_CASE("segmented log: an append over an existing suffix replaces it",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  auto log = open_log(dir, small_segments());
+  for (Index i = 1; i <= 50; i += 5) REQUIRE(log->append(make_entries(i, i + 4, 1, 64)).ok());
+  const std::size_t segments = log->segment_count();
+  REQUIRE(segments > 3);
+  REQUIRE(log->append(make_entries(12, 14, 3, 64)).ok());
+  auto term_of = [](Index i) { return i < 12 ? 1 : 3; };
+  check_log(*log, 1, 14, term_of);
+  CHECK(log->segment_count() < segments);
+  log.reset();
+  log = open_log(dir, small_segments());
+  check_log(*log, 1, 14, term_of);
+  // Replace from the very first entry.
+  REQUIRE(log->append(make_entries(1, 2, 4)).ok());
+  check_log(*log, 1, 2, [](Index) { return 4; });
+  CHECK(log->segment_count() == 1);
+  // Gaps and non-contiguous batches are refused.
+  CHECK(log->append(make_entries(5, 6, 4)).code() == ErrorCode::kInvalidArgument);
+  std::vector<pb::Entry> holes = {make_entry(3, 4), make_entry(5, 4)};
+  CHECK(log->append(holes).code() == ErrorCode::kInvalidArgument);
+  check_log(*log, 1, 2, [](Index) { return 4; });
+}
+
+TEST_CASE("segmented log: segments rotate at segment_size", "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  auto log = open_log(dir, small_segments());
+  for (Index i = 1; i <= 100; ++i) REQUIRE(log->append({make_entry(i, 1, 100)}).ok());
+  // ~108 bytes a record, 1024-byte segments: about ten records each.
+  CHECK(log->segment_count() >= 9);
+  CHECK(log->segment_count() <= 12);
+  auto names = posix_file_system().list(dir);
+  REQUIRE(names.ok());
+  CHECK(names->front() == "00000000000000000001.log");
+  log.reset();
+  log = open_log(dir, small_segments());
+  check_log(*log, 1, 100, [](Index) { return 1; });
+}
+
+TEST_CASE("segmented log: compaction drops whole segments and keeps the compaction term",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  auto log = open_log(dir, small_segments());
+  for (Index i = 1; i <= 60; i += 3) {
+    REQUIRE(log->append(make_entries(i, i + 2, i <= 30 ? 1 : 2, 100)).ok());
+  }
+  const std::size_t before = log->segment_count();
+  REQUIRE(log->compact(35).ok());
+  CHECK(log->segment_count() < before);
+  auto term_of = [](Index i) { return i <= 30 ? 1 : 2; };
+  check_log(*log, 36, 60, term_of);
+  CHECK(*log->term(35) == 2);
+  CHECK(log->term(34).status().code() == ErrorCode::kCompacted);
+  CHECK(log->entries(35, 40, kNoLimit).status().code() == ErrorCode::kCompacted);
+  CHECK(log->compact(35).code() == ErrorCode::kCompacted);
+  CHECK(log->compact(61).code() == ErrorCode::kUnavailable);
+  // Appending below the compaction point ignores the compacted part.
+  REQUIRE(log->append(make_entries(30, 40, 2, 100)).ok());
+  check_log(*log, 36, 40, term_of);
+  log.reset();
+  log = open_log(dir, small_segments());
+  check_log(*log, 36, 40, term_of);
+  CHECK(*log->term(35) == 2);
+  // Compacting everything leaves an empty log that continues after the point.
+  REQUIRE(log->compact(40).ok());
+  check_log(*log, 41, 40, term_of);
+  CHECK(*log->term(40) == 2);
+  REQUIRE(log->append(make_entries(41, 45, 3)).ok());
+  log.reset();
+  log = open_log(dir, small_segments());
+  check_log(*log, 41, 45, [](Index) { return 3; });
+  CHECK(*log->term(40) == 2);
+}
+
+TEST_CASE("segmented log: a second open of the same directory is refused",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  auto log = open_log(tmp.path());
+  auto second = SegmentedLog::open(posix_file_system(), tmp.path());
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == ErrorCode::kIoError);
+  CHECK(second.status().message().find("in use") != std::string::npos);
+  log.reset();
+  CHECK(SegmentedLog::open(posix_file_system(), tmp.path()).ok());
+}
+
+TEST_CASE("segmented log: a torn tail on disk is cut at open", "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  {
+    auto log = open_log(dir);
+    REQUIRE(log->append(make_entries(1, 10, 1, 50)).ok());
+  }
+  // Half a record at the end, as a crash during a write leaves it.
+  const std::string segment = dir + "/00000000000000000001.log";
+  std::string record;
+  {
+    auto w = posix_file_system().open_writable(segment);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->append(std::string("\x3a\x00\x00\x00\x12\x34", 6)).ok());
+  }
+  auto log = open_log(dir);
+  check_log(*log, 1, 10, [](Index) { return 1; });
+  REQUIRE(log->append(make_entries(11, 12, 1, 50)).ok());
+  log.reset();
+  log = open_log(dir);
+  check_log(*log, 1, 12, [](Index) { return 1; });
+}
+
+TEST_CASE("segmented log: entries larger than a segment and big batches",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  auto log = open_log(tmp.path(), small_segments());
+  REQUIRE(log->append(make_entries(1, 3, 1, 5000)).ok());
+  REQUIRE(log->append(make_entries(4, 300, 1, 10)).ok());
+  REQUIRE(log->append(make_entries(301, 301, 1, 70000)).ok());
+  check_log(*log, 1, 301, [](Index) { return 1; });
+  log.reset();
+  log = open_log(tmp.path(), small_segments());
+  check_log(*log, 1, 301, [](Index) { return 1; });
+}
+
+}  // namespace
+}  // namespace raft
