@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "raft/file_system.h"
+
 namespace raft::codec {
 
 // CRC-32 (IEEE 802.3, the zlib/PNG one: reflected polynomial 0xEDB88320). `crc` is the value
@@ -113,6 +115,17 @@ inline std::string unframe(std::string_view file, std::string_view magic, std::u
   if (crc != crc32(file.substr(0, file.size() - 4))) return "checksum mismatch";
   if (got_version != version) return "unsupported version " + std::to_string(got_version);
   return "";
+}
+
+// Reads a whole (small) file: a record or a snapshot's metadata.
+inline Result<std::string> read_file(FileSystem& fs, const std::string& path) {
+  auto file = fs.open_readable(path);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->size();
+  if (!size.ok()) return size.status();
+  std::string data;
+  if (Status s = (*file)->read(0, *size, &data); !s.ok()) return s;
+  return data;
 }
 
 }  // namespace raft::codec

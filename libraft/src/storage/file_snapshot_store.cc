@@ -21,15 +21,7 @@ constexpr std::string_view kTmpPrefix = "tmp-";
 constexpr std::size_t kDigits = 20;
 constexpr std::size_t kVerifyChunk = 1 << 20;
 
-Result<std::string> read_file(FileSystem& fs, const std::string& path) {
-  auto file = fs.open_readable(path);
-  if (!file.ok()) return file.status();
-  auto size = (*file)->size();
-  if (!size.ok()) return size.status();
-  std::string data;
-  if (Status s = (*file)->read(0, *size, &data); !s.ok()) return s;
-  return data;
-}
+using codec::read_file;
 
 bool parse_digits(std::string_view s, std::uint64_t* out) {
   if (s.size() != kDigits) return false;

@@ -13,15 +13,7 @@ namespace {
 constexpr std::string_view kMagic = "RAFTSTBL";
 constexpr std::uint32_t kVersion = 1;
 
-Result<std::string> read_file(FileSystem& fs, const std::string& path) {
-  auto file = fs.open_readable(path);
-  if (!file.ok()) return file.status();
-  auto size = (*file)->size();
-  if (!size.ok()) return size.status();
-  std::string data;
-  if (Status s = (*file)->read(0, *size, &data); !s.ok()) return s;
-  return data;
-}
+using codec::read_file;
 
 }  // namespace
 
