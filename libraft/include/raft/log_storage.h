@@ -40,6 +40,11 @@ class LogReader {
   virtual Index first_index() const = 0;
   // Index of the last entry (the snapshot index when the log holds no entry after it).
   virtual Index last_index() const = 0;
+
+ protected:
+  // The errors entries() must return for a range outside [first_index(), last_index() + 1),
+  // or ok: one definition of the contract for every implementation.
+  Status check_entries_range(Index lo, Index hi) const;
 };
 
 }  // namespace raft

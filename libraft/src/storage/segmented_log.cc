@@ -327,14 +327,7 @@ const SegmentedLog::Segment& SegmentedLog::segment_of(Index i) const {
 
 Result<std::vector<pb::Entry>> SegmentedLog::entries(Index lo, Index hi,
                                                      std::uint64_t max_bytes) const {
-  if (lo < first_index()) {
-    return Status(ErrorCode::kCompacted,
-                  fmt::format("index {} is compacted (first index {})", lo, first_index()));
-  }
-  if (hi > last_index() + 1) {
-    return Status(ErrorCode::kUnavailable,
-                  fmt::format("index {} is past the last index {}", hi - 1, last_index()));
-  }
+  if (Status s = check_entries_range(lo, hi); !s.ok()) return s;
   std::vector<pb::Entry> out;
   std::uint64_t total = 0;
   Index i = lo;
