@@ -53,6 +53,12 @@ struct Config {
   std::size_t max_inflight_msgs = 256;
   // Upper bound on the bytes of committed entries handed out in one Ready.
   std::uint64_t max_committed_size_per_ready = 64ull << 20;
+  // Upper bound on the bytes of snapshot data in one InstallSnapshot chunk.
+  std::uint64_t max_snapshot_chunk = 1 << 20;
+  // A STAGING server (AddVoter) is promoted to voter after this many consecutive catch-up
+  // rounds each took less than an election timeout (a round: reach the leader's last index as
+  // of the round's start; dissertation 4.2.1).
+  int catchup_rounds = 3;
   // The index the state machine has already applied (after a restart). Committed entries at
   // or below it are never handed out again.
   Index applied = 0;

@@ -16,7 +16,10 @@
 
 namespace raft {
 
-// What a node starts from: the durable hard state and the latest configuration.
+// What a node starts from: the durable hard state and the configuration in force at
+// first_index() - 1 (the latest snapshot's, or a base configuration of a node that keeps its
+// configuration outside the log). Configuration entries in the log after it override it:
+// the core reads them at start.
 struct InitialState {
   pb::HardState hard_state;
   pb::Configuration configuration;
@@ -40,6 +43,20 @@ class LogReader {
   virtual Index first_index() const = 0;
   // Index of the last entry (the snapshot index when the log holds no entry after it).
   virtual Index last_index() const = 0;
+
+  // Snapshots, read by a leader that must send one to a follower whose next entry was
+  // compacted. The default implementations hold none (kUnavailable): such a leader can only
+  // replicate what its log still has.
+  //
+  // The newest complete snapshot's metadata (its index is at least first_index() - 1 once the
+  // log was compacted after it).
+  virtual Result<pb::SnapshotMetadata> snapshot_metadata() const;
+  // Up to max_bytes (at least 1 unless at the end) of the data of the snapshot at
+  // `metadata.index()`/`metadata.term()`, from byte `offset`. kNotFound if that snapshot is
+  // gone (a newer one replaced it: the leader then starts over with the newest).
+  virtual Result<std::string> read_snapshot(const pb::SnapshotMetadata& metadata,
+                                            std::uint64_t offset,
+                                            std::uint64_t max_bytes) const;
 
  protected:
   // The errors entries() must return for a range outside [first_index(), last_index() + 1),

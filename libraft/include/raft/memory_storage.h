@@ -21,6 +21,9 @@ class MemoryStorage final : public LogReader {
   Result<Term> term(Index i) const override;
   Index first_index() const override;
   Index last_index() const override;
+  Result<pb::SnapshotMetadata> snapshot_metadata() const override;
+  Result<std::string> read_snapshot(const pb::SnapshotMetadata& metadata, std::uint64_t offset,
+                                    std::uint64_t max_bytes) const override;
 
   // Appends entries; entries must be contiguous and may start at any index in
   // [first_index(), last_index() + 1]: an overlapping suffix is replaced (truncate on
@@ -28,9 +31,24 @@ class MemoryStorage final : public LogReader {
   Status append(const std::vector<pb::Entry>& entries);
   void set_hard_state(const pb::HardState& hard_state);
   const pb::HardState& hard_state() const { return hard_state_; }
-  // The configuration a fresh node starts with (bootstrap).
+  // The base configuration: in force before any configuration entry of the log (a node that
+  // keeps its configuration outside the log, or a test). See bootstrap() for the usual way.
   void set_configuration(const pb::Configuration& configuration);
   const pb::Configuration& configuration() const { return configuration_; }
+  // Bootstraps a founding server: hard state term 1 and the configuration as entry 1
+  // (configuration.h). kAlreadyExists if this storage holds any state.
+  Status bootstrap(const pb::Configuration& configuration);
+
+  // Records a snapshot of the state machine at `index` (first_index() - 1 <= index <=
+  // last_index()) whose configuration is `configuration`; replaces the previous snapshot.
+  // Does not compact: call compact() (at or below `index`) after it.
+  Status create_snapshot(Index index, const pb::Configuration& configuration, std::string data);
+  // Installs a snapshot received from a leader (Ready::snapshot): every entry is dropped and
+  // the log restarts after metadata.index().
+  void apply_snapshot(const pb::SnapshotMetadata& metadata, std::string data);
+  // The newest snapshot (index 0 when none) and its data.
+  const pb::SnapshotMetadata& snapshot() const { return snapshot_; }
+  const std::string& snapshot_data() const { return snapshot_data_; }
   // Drops entries up to and including `index` (which must be <= last_index()); term(index)
   // stays answerable.
   Status compact(Index index);
@@ -38,6 +56,8 @@ class MemoryStorage final : public LogReader {
  private:
   pb::HardState hard_state_;
   pb::Configuration configuration_;
+  pb::SnapshotMetadata snapshot_;
+  std::string snapshot_data_;
   // entries_[0] is a dummy holding the index and term of the entry before the first one.
   std::vector<pb::Entry> entries_;
 };

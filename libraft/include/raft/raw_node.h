@@ -24,6 +24,7 @@
 #include <string>
 
 #include "raft/config.h"
+#include "raft/configuration.h"
 #include "raft/log_storage.h"
 #include "raft/raft.pb.h"
 #include "raft/ready.h"
@@ -40,6 +41,7 @@ class Consensus;
 enum class ProgressState {
   kProbe,      // position unknown: one AppendEntries at a time until one is accepted
   kReplicate,  // position known: AppendEntries pipelined, bounded by max_inflight_msgs
+  kSnapshot,   // needs compacted entries: InstallSnapshot chunks, one at a time
 };
 std::string_view to_string(ProgressState state);
 
@@ -50,6 +52,7 @@ struct PeerProgress {
   ProgressState state = ProgressState::kProbe;
   std::size_t inflight = 0;  // AppendEntries messages not yet acknowledged
   bool recent_active = false;
+  std::uint64_t snapshot_offset = 0;  // kSnapshot: bytes the peer has acknowledged
 };
 
 // A snapshot of a node's state, for tests, metrics and operators.
@@ -63,7 +66,14 @@ struct NodeStatus {
   Index applied = 0;
   Index last_index = 0;
   Term last_term = 0;
-  NodeId transfer_target;                   // leader only: ongoing leadership transfer, or empty
+  NodeId transfer_target;  // leader only: ongoing leadership transfer, or empty
+  // The newest configuration in this node's log (in force: it may not be committed yet), and
+  // the index of the entry that carried it (0: the initial configuration).
+  pb::Configuration configuration;
+  Index configuration_index = 0;
+  // Whether this node is part of its newest configuration (false for a node waiting to be
+  // added, or one that was removed).
+  bool in_configuration = false;
   std::map<NodeId, PeerProgress> progress;  // leader only, including itself
 };
 
@@ -94,6 +104,16 @@ class RawNode {
   // Leader only: hands leadership to `target` once it is caught up (TimeoutNow); aborts
   // after an election timeout. Proposals are refused while a transfer runs.
   Status transfer_leadership(const NodeId& target);
+  // Leader only: appends the configuration that `change` makes (see configuration.h) and
+  // returns its index; it is in force at once, and done when that index commits. A server
+  // added as a voter joins as STAGING and the leader promotes it by itself once caught up.
+  // A leader that removes or demotes itself leads until the change commits, then hands
+  // leadership to the most up-to-date voter and steps down.
+  // Errors: kNotLeader; kConfChangeInProgress (an earlier change is not committed, or this
+  // leader has not yet committed an entry of its term: retry); kStaleConfiguration
+  // (prev_index guard); kNotFound (unknown server); kInvalidArgument (no voter would be
+  // left, empty id or address); kTransferInProgress.
+  Result<Index> propose_conf_change(const ConfChange& change);
 
   bool has_ready() const;
   Ready ready();

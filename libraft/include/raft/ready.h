@@ -7,14 +7,22 @@
 //      AppendEntries, heartbeats and TimeoutNow, which depend only on state that was already
 //      durable (dissertation 10.2.1: the leader writes its own log in parallel with
 //      replication; the core counts the leader's own copy only after advance()).
-//   2. Append `entries` to the log (replacing any conflicting suffix) and store `hard_state`
-//      if set, then make both durable (one fsync). `must_sync` says whether an fsync is
-//      needed at all (it is false when only the commit index changed).
+//   2. Write `snapshot_chunks` (a follower receiving a snapshot from the leader: each chunk
+//      goes at its offset of the partial snapshot; offset 0 starts a new one). If `snapshot`
+//      is set, the partial snapshot is complete: make it durable, restore the state machine
+//      from it and reset the log to it (every entry dropped; first index = snapshot index +
+//      1; the configuration is the snapshot's). Then append `entries` to the log (replacing
+//      any conflicting suffix) and store `hard_state` if set, then make all of it durable.
+//      `must_sync` says whether an fsync is needed at all (it is false when only the commit
+//      index changed).
 //   3. Only then send `persisted_messages`: votes and append acknowledgements promise that
 //      what they acknowledge is on disk.
 //   4. Apply `committed_entries` to the state machine, in order, exactly once. They are
 //      already durable (the core hands out only entries that were persisted or are in this
-//      Ready's `entries`, so step 2 comes first).
+//      Ready's `entries`, so step 2 comes first), and all of them follow `snapshot`, if set.
+//      ENTRY_NORMAL entries are commands; ENTRY_CONF_CHANGE entries carry the configuration
+//      now committed (the host keeps it: a snapshot taken at index i records the configuration
+//      of the last one applied up to i); ENTRY_NOOP entries only advance the applied index.
 //   5. Call advance(). The next ready() will not repeat anything in this one.
 //
 // Every message in a Ready carries the node's current term or a newer one (pre-votes): a
@@ -25,6 +33,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "raft/raft.pb.h"
@@ -39,18 +48,29 @@ struct SoftState {
   bool operator==(const SoftState&) const = default;
 };
 
+// Part of a snapshot a follower receives from its leader (InstallSnapshot).
+struct SnapshotChunk {
+  pb::SnapshotMetadata metadata;  // the snapshot the chunk belongs to
+  std::uint64_t offset = 0;       // where `data` goes in it
+  std::string data;
+  bool operator==(const SnapshotChunk&) const = default;
+};
+
 struct Ready {
-  std::optional<SoftState> soft_state;          // set when leader or role changed
-  std::optional<pb::HardState> hard_state;      // set when term, vote or commit changed
-  std::vector<pb::Entry> entries;               // to append and make durable
-  std::vector<pb::Message> messages;            // may be sent before persisting
-  std::vector<pb::Message> persisted_messages;  // send only after persisting
-  std::vector<pb::Entry> committed_entries;     // to apply, in order
-  bool must_sync = false;  // true when entries or term/vote changed (fsync needed)
+  std::optional<SoftState> soft_state;           // set when leader or role changed
+  std::optional<pb::HardState> hard_state;       // set when term, vote or commit changed
+  std::vector<pb::Entry> entries;                // to append and make durable
+  std::vector<pb::Message> messages;             // may be sent before persisting
+  std::vector<pb::Message> persisted_messages;   // send only after persisting
+  std::vector<pb::Entry> committed_entries;      // to apply, in order
+  std::vector<SnapshotChunk> snapshot_chunks;    // to write, in order (before `snapshot`)
+  std::optional<pb::SnapshotMetadata> snapshot;  // a received snapshot to install
+  bool must_sync = false;  // true when entries, a snapshot or term/vote changed (fsync)
 
   bool empty() const {
     return !soft_state && !hard_state && entries.empty() && messages.empty() &&
-           persisted_messages.empty() && committed_entries.empty();
+           persisted_messages.empty() && committed_entries.empty() && snapshot_chunks.empty() &&
+           !snapshot;
   }
 };
 

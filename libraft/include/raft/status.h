@@ -24,6 +24,12 @@ enum class ErrorCode {
   kNotFound,
   kTimeout,
   kShutdown,
+  // A membership change is refused for now: another one is not yet committed, or the leader
+  // has not yet committed an entry of its own term. Retry later.
+  kConfChangeInProgress,
+  // A membership change guarded by a configuration index found a newer configuration.
+  kStaleConfiguration,
+  kAlreadyExists,  // e.g. bootstrapping a node that already has state
 };
 
 std::string_view to_string(ErrorCode code);

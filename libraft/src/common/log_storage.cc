@@ -16,4 +16,14 @@ Status LogReader::check_entries_range(Index lo, Index hi) const {
   return {};
 }
 
+Result<pb::SnapshotMetadata> LogReader::snapshot_metadata() const {
+  return Status(ErrorCode::kUnavailable, "this log store keeps no snapshots");
+}
+
+Result<std::string> LogReader::read_snapshot(const pb::SnapshotMetadata& /*metadata*/,
+                                             std::uint64_t /*offset*/,
+                                             std::uint64_t /*max_bytes*/) const {
+  return Status(ErrorCode::kUnavailable, "this log store keeps no snapshots");
+}
+
 }  // namespace raft

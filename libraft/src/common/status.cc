@@ -30,6 +30,12 @@ std::string_view to_string(ErrorCode code) {
       return "timeout";
     case ErrorCode::kShutdown:
       return "shut down";
+    case ErrorCode::kConfChangeInProgress:
+      return "configuration change in progress";
+    case ErrorCode::kStaleConfiguration:
+      return "configuration changed";
+    case ErrorCode::kAlreadyExists:
+      return "already exists";
   }
   return "unknown error";
 }

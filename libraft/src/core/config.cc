@@ -16,6 +16,8 @@ Status Config::validate() const {
         fmt::format("config: election_tick ({}) must be greater than heartbeat_tick ({})",
                     election_tick, heartbeat_tick));
   if (max_inflight_msgs == 0) return invalid("config: max_inflight_msgs must be > 0");
+  if (max_snapshot_chunk == 0) return invalid("config: max_snapshot_chunk must be > 0");
+  if (catchup_rounds < 1) return invalid("config: catchup_rounds must be >= 1");
   if (max_size_per_msg == 0) return invalid("config: max_size_per_msg must be > 0");
   if (max_committed_size_per_ready == 0)
     return invalid("config: max_committed_size_per_ready must be > 0");

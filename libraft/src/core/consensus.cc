@@ -23,7 +23,7 @@ Consensus::Consensus(const Config& config, const LogReader* storage, const Initi
       logger_(config.logger ? config.logger : &null_logger()),
       rng_(config.random_seed ^ fnv1a(config.id)),
       log_(storage, initial.hard_state.commit(), config.applied) {
-  apply_configuration(initial.configuration);
+  load_configurations(initial.configuration);
   term_ = initial.hard_state.term();
   vote_ = initial.hard_state.vote();
   prev_hard_ = hard_state();
@@ -31,15 +31,6 @@ Consensus::Consensus(const Config& config, const LogReader* storage, const Initi
   prev_soft_ = soft_state();
   log(LogLevel::kInfo, "started: commit {} applied {} last index {} last term {} voters {}",
       log_.committed(), log_.applied(), log_.last_index(), log_.last_term(), voters_.size());
-}
-
-void Consensus::apply_configuration(const pb::Configuration& configuration) {
-  voters_.clear();
-  members_.clear();
-  for (const auto& s : configuration.servers()) {
-    members_.insert(s.id());
-    if (s.suffrage() == pb::VOTER) voters_.insert(s.id());
-  }
 }
 
 pb::HardState Consensus::hard_state() const {
@@ -57,7 +48,9 @@ void Consensus::reset(Term term) {
   if (term_ != term) {
     term_ = term;
     vote_.clear();
+    incoming_.reset();
   }
+  removal_transfer_tried_ = false;
   lead_.clear();
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
@@ -107,6 +100,7 @@ void Consensus::become_leader() {
     auto [it, inserted] = progress_.emplace(
         member, Progress(next, config_.max_inflight_msgs, voters_.count(member) > 0));
     it->second.set_recent_active(true);
+    it->second.start_catchup(next - 1, leader_ticks_);
   }
   // The leader's own copy counts only once it is durable.
   if (auto it = progress_.find(id_); it != progress_.end()) {
@@ -182,6 +176,7 @@ void Consensus::tick_election() {
 }
 
 void Consensus::tick_heartbeat() {
+  ++leader_ticks_;
   ++heartbeat_elapsed_;
   ++election_elapsed_;
   if (election_elapsed_ >= config_.election_tick) {
@@ -199,9 +194,11 @@ void Consensus::tick_heartbeat() {
     if (!lead_transferee_.empty()) {
       log(LogLevel::kInfo, "leadership transfer to {} timed out; aborted", lead_transferee_);
       abort_leader_transfer();
+      maybe_step_down_removed();
     }
   }
   if (role_ != Role::kLeader) return;
+  maybe_promote_staging();
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
     heartbeat_elapsed_ = 0;
     bcast_heartbeat();
@@ -385,6 +382,7 @@ void Consensus::send(pb::Message m) {
     case pb::MSG_APPEND:
     case pb::MSG_HEARTBEAT:
     case pb::MSG_TIMEOUT_NOW:
+    case pb::MSG_SNAPSHOT:
       // Leader traffic depends only on state that is already durable (or, for the leader's
       // own new entries, is replicated in parallel with its fsync).
       msgs_.push_back(std::move(m));
@@ -401,6 +399,7 @@ bool Consensus::has_ready() const {
   if (ready_outstanding_) return false;  // the host owes an advance() first
   if (pending_bcast_ || !msgs_.empty() || !msgs_after_persist_.empty()) return true;
   if (!log_.unstable().empty() || log_.has_next_committed_entries()) return true;
+  if (!snapshot_chunks_.empty() || log_.unstable().snapshot()) return true;
   if (soft_state() != prev_soft_) return true;
   const pb::HardState hs = hard_state();
   return hs.term() != prev_hard_.term() || hs.vote() != prev_hard_.vote() ||
@@ -429,6 +428,15 @@ Ready Consensus::ready() {
     rd.must_sync = hs.term() != prev_hard_.term() || hs.vote() != prev_hard_.vote();
     rd.hard_state = hs;
     prev_hard_ = hs;
+  }
+  rd.snapshot_chunks = std::move(snapshot_chunks_);
+  snapshot_chunks_.clear();
+  if (const auto& snap = log_.unstable().snapshot()) {
+    rd.snapshot = *snap;
+    rd.must_sync = true;
+    ready_snapshot_index_ = snap->index();
+  } else {
+    ready_snapshot_index_.reset();
   }
   rd.entries = log_.unstable().entries();
   if (!rd.entries.empty()) {
@@ -465,6 +473,7 @@ void Consensus::drop_stale(std::vector<pb::Message>& msgs) const {
 void Consensus::advance() {
   if (!ready_outstanding_) return;
   ready_outstanding_ = false;
+  if (ready_snapshot_index_) log_.stable_snapshot_to(*ready_snapshot_index_);
   if (ready_last_entry_) {
     const auto [index, term] = *ready_last_entry_;
     log_.stable_to(index, term);
@@ -476,6 +485,8 @@ void Consensus::advance() {
     }
   }
   if (ready_last_committed_ != 0) log_.applied_to(ready_last_committed_);
+  configs_.commit_to(log_.committed());
+  maybe_step_down_removed();
 }
 
 NodeStatus Consensus::status() const {
@@ -490,9 +501,13 @@ NodeStatus Consensus::status() const {
   s.last_index = log_.last_index();
   s.last_term = log_.last_term();
   s.transfer_target = lead_transferee_;
+  s.configuration = configs_.latest();
+  s.configuration_index = configs_.latest_index();
+  s.in_configuration = members_.count(id_) > 0;
   for (const auto& [id, pr] : progress_) {
     s.progress[id] =
-        PeerProgress{pr.match(), pr.next(), pr.state(), pr.inflights().count(), pr.recent_active()};
+        PeerProgress{pr.match(),         pr.next(),           pr.state(), pr.inflights().count(),
+                     pr.recent_active(), pr.snapshot_offset()};
   }
   return s;
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/configuration_history.h"
 #include "core/progress.h"
 #include "core/quorum.h"
 #include "core/raft_log.h"
@@ -36,6 +37,7 @@ class Consensus {
   Result<Index> propose(std::string data);
   Status step(const pb::Message& m);
   Status transfer_leadership(const NodeId& target);
+  Result<Index> propose_conf_change(const ConfChange& change);
 
   bool has_ready() const;
   Ready ready();
@@ -64,9 +66,28 @@ class Consensus {
   void reset_randomized_election_timeout();
   void tick_election();
   void tick_heartbeat();
-  void apply_configuration(const pb::Configuration& configuration);
   void handle_vote_request(const pb::Message& m);
   Status step_checked(const pb::Message& m);
+
+  // --- membership (membership.cc) ---
+  // Reads the configuration entries of the durable log (at start).
+  void load_configurations(const pb::Configuration& base);
+  // Makes the newest configuration of configs_ the one in force (voters, progress).
+  void apply_latest_configuration();
+  // Entries from index `from` on were written to the log (after a truncation there when
+  // `truncated`): records the configurations among them.
+  void note_appended(const std::vector<pb::Entry>& entries, Index from, bool truncated);
+  Status check_can_change_configuration() const;
+  void maybe_promote_staging();
+  // A leader that is no longer a voter, once that is committed: hand over and step down.
+  void maybe_step_down_removed();
+
+  // --- snapshots (snapshot.cc) ---
+  bool start_snapshot(const NodeId& to, Progress& pr);
+  bool send_snapshot_chunk(const NodeId& to, Progress& pr);
+  void handle_snapshot(const pb::Message& m);
+  void handle_snapshot_response(const pb::Message& m, Progress& pr);
+  void retry_snapshot_chunk(const NodeId& to, Progress& pr);
 
   // --- per role (step_*.cc) ---
   void step_leader(const pb::Message& m);
@@ -116,8 +137,10 @@ class Consensus {
   NodeId lead_;
   Role role_ = Role::kFollower;
 
+  ConfigurationHistory configs_;
   std::set<NodeId> voters_;
   std::set<NodeId> members_;             // voters and non-voters
+  std::set<NodeId> staging_;             // non-voters to promote once caught up
   std::map<NodeId, Progress> progress_;  // leader only
   std::map<NodeId, bool> votes_;         // candidate / pre-candidate only
   NodeId lead_transferee_;
@@ -125,6 +148,19 @@ class Consensus {
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
+  std::int64_t leader_ticks_ = 0;  // ticks as leader (catch-up rounds, snapshot retries)
+  // A removed leader tried to hand over before stepping down (see maybe_step_down_removed).
+  bool removal_transfer_tried_ = false;
+
+  // Follower: the snapshot being received from the leader.
+  struct IncomingSnapshot {
+    pb::SnapshotMetadata metadata;
+    NodeId from;
+    Term term = 0;
+    std::uint64_t next_offset = 0;
+  };
+  std::optional<IncomingSnapshot> incoming_;
+  std::vector<SnapshotChunk> snapshot_chunks_;  // received, for the next Ready
   bool pending_bcast_ = false;  // proposals waiting to leave as one append per follower
 
   std::vector<pb::Message> msgs_;                // may leave before persistence
@@ -136,6 +172,7 @@ class Consensus {
   bool ready_outstanding_ = false;
   std::optional<std::pair<Index, Term>> ready_last_entry_;
   Index ready_last_committed_ = 0;
+  std::optional<Index> ready_snapshot_index_;
 };
 
 }  // namespace raft::core

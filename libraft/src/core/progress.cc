@@ -18,9 +18,18 @@ void Progress::become_replicate() {
   next_ = match_ + 1;
 }
 
+void Progress::become_snapshot(const pb::SnapshotMetadata& metadata) {
+  state_ = ProgressState::kSnapshot;
+  probe_sent_ = false;
+  inflights_.reset();
+  pending_snapshot_ = metadata;
+  snapshot_offset_ = 0;
+}
+
 bool Progress::is_paused() const {
   switch (state_) {
     case ProgressState::kProbe:
+    case ProgressState::kSnapshot:
       return probe_sent_;
     case ProgressState::kReplicate:
       return inflights_.full();
@@ -29,6 +38,8 @@ bool Progress::is_paused() const {
 }
 
 void Progress::on_heartbeat_response() {
+  // A chunk of a snapshot is retried by the leader on its own schedule (see snapshot.cc).
+  if (state_ == ProgressState::kSnapshot) return;
   probe_sent_ = false;
   if (state_ == ProgressState::kReplicate && inflights_.full()) inflights_.free_first_one();
 }
@@ -45,6 +56,8 @@ bool Progress::maybe_update(Index n) {
 }
 
 bool Progress::maybe_decrease_to(Index rejected, Index hint) {
+  // A snapshot is on its way: a rejection of an earlier append changes nothing.
+  if (state_ == ProgressState::kSnapshot) return false;
   if (state_ == ProgressState::kReplicate) {
     // Stale if the rejected append is below what is already known to match.
     if (rejected <= match_) return false;
@@ -56,6 +69,22 @@ bool Progress::maybe_decrease_to(Index rejected, Index hint) {
   next_ = std::max(std::min(rejected, hint + 1), match_ + 1);
   probe_sent_ = false;
   return true;
+}
+
+int Progress::check_catchup(Index leader_last, std::int64_t now, std::int64_t max_round) {
+  if (match_ < catchup_target_) {
+    // A round running for longer than allowed already failed.
+    if (now - catchup_start_ > max_round) catchup_good_rounds_ = 0;
+    return catchup_good_rounds_;
+  }
+  if (now - catchup_start_ <= max_round) {
+    ++catchup_good_rounds_;
+  } else {
+    catchup_good_rounds_ = 0;
+  }
+  catchup_target_ = leader_last;
+  catchup_start_ = now;
+  return catchup_good_rounds_;
 }
 
 }  // namespace raft::core

@@ -14,20 +14,38 @@ RaftLog::RaftLog(const LogReader* storage, Index committed, Index applied)
       committed_(committed),
       applied_(applied) {}
 
-Index RaftLog::first_index() const { return storage_->first_index(); }
+Index RaftLog::first_index() const {
+  if (auto i = unstable_.maybe_first_index()) return *i;
+  return storage_->first_index();
+}
 
 Index RaftLog::last_index() const {
   if (auto i = unstable_.maybe_last_index()) return *i;
   return storage_->last_index();
 }
 
-Index RaftLog::last_persisted_index() const { return unstable_.offset() - 1; }
+Index RaftLog::last_persisted_index() const {
+  // A received snapshot is not durable until the host installed it.
+  if (unstable_.snapshot()) return 0;
+  return unstable_.offset() - 1;
+}
+
+void RaftLog::restore(const pb::SnapshotMetadata& metadata) {
+  unstable_.restore(metadata);
+  committed_ = metadata.index();
+  // The host restores the state machine from the snapshot before it applies anything else.
+  applied_ = metadata.index();
+}
 
 Result<Term> RaftLog::term(Index i) const {
   if (auto t = unstable_.maybe_term(i)) return *t;
   if (i >= unstable_.offset()) {
     return Status(ErrorCode::kUnavailable,
                   fmt::format("index {} is past the last index {}", i, last_index()));
+  }
+  if (unstable_.snapshot()) {
+    return Status(ErrorCode::kCompacted, fmt::format("index {} is covered by the snapshot at {}", i,
+                                                     unstable_.snapshot()->index()));
   }
   return storage_->term(i);
 }
@@ -49,8 +67,9 @@ Index RaftLog::find_conflict(const std::vector<pb::Entry>& entries) const {
   return 0;
 }
 
-std::optional<Index> RaftLog::maybe_append(Index prev, Term prev_term, Index leader_commit,
-                                           const std::vector<pb::Entry>& entries) {
+std::optional<RaftLog::Appended> RaftLog::maybe_append(Index prev, Term prev_term,
+                                                       Index leader_commit,
+                                                       const std::vector<pb::Entry>& entries) {
   if (!match_term(prev, prev_term)) return std::nullopt;
   const Index last_new = prev + entries.size();
   const Index conflict = find_conflict(entries);
@@ -66,7 +85,7 @@ std::optional<Index> RaftLog::maybe_append(Index prev, Term prev_term, Index lea
     unstable_.truncate_and_append(tail);
   }
   commit_to(std::min(leader_commit, last_new));
-  return last_new;
+  return Appended{last_new, conflict};
 }
 
 Index RaftLog::append(const std::vector<pb::Entry>& entries) {

@@ -29,11 +29,15 @@ class RaftLog {
   Index applied() const { return applied_; }
   const Unstable& unstable() const { return unstable_; }
 
+  struct Appended {
+    Index last_new = 0;  // index of the last entry of the message
+    Index conflict = 0;  // first index written (the log was replaced from there); 0: none
+  };
   // Follower side of AppendEntries: if the entry at `prev` has `prev_term`, appends
   // `entries` (skipping those already present, truncating at the first conflict), advances
-  // commit to min(leader_commit, last new index) and returns the last new index.
-  std::optional<Index> maybe_append(Index prev, Term prev_term, Index leader_commit,
-                                    const std::vector<pb::Entry>& entries);
+  // commit to min(leader_commit, last new index) and says what changed.
+  std::optional<Appended> maybe_append(Index prev, Term prev_term, Index leader_commit,
+                                       const std::vector<pb::Entry>& entries);
   // Leader side: appends entries at the end; returns the new last index.
   Index append(const std::vector<pb::Entry>& entries);
 
@@ -47,6 +51,11 @@ class RaftLog {
   void commit_to(Index index);
   void applied_to(Index index);
   void stable_to(Index index, Term term) { unstable_.stable_to(index, term); }
+  // Replaces the log with a snapshot received from the leader: everything up to its index is
+  // committed and (once the host installs it) applied.
+  void restore(const pb::SnapshotMetadata& metadata);
+  void stable_snapshot_to(Index index) { unstable_.stable_snapshot_to(index); }
+  const LogReader* storage() const { return storage_; }
   // Index of the last entry known to be durable on this node.
   Index last_persisted_index() const;
 

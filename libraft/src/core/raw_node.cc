@@ -1,5 +1,7 @@
 #include "raft/raw_node.h"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 
 #include "core/consensus.h"
@@ -12,6 +14,8 @@ std::string_view to_string(ProgressState state) {
       return "probe";
     case ProgressState::kReplicate:
       return "replicate";
+    case ProgressState::kSnapshot:
+      return "snapshot";
   }
   return "unknown";
 }
@@ -25,8 +29,18 @@ Result<std::unique_ptr<RawNode>> RawNode::create(const Config& config, const Log
   if (initial->hard_state.commit() > log->last_index()) {
     return Status(ErrorCode::kCorruption, "hard state commit index is past the last log index");
   }
-  return std::unique_ptr<RawNode>(
-      new RawNode(std::make_unique<core::Consensus>(config, log, *initial)));
+  if (config.applied + 1 < log->first_index()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("applied index {} is below the compacted log (first index {}): "
+                              "restore the state machine from the snapshot first",
+                              config.applied, log->first_index()));
+  }
+  try {
+    return std::unique_ptr<RawNode>(
+        new RawNode(std::make_unique<core::Consensus>(config, log, *initial)));
+  } catch (const std::logic_error& e) {
+    return Status(ErrorCode::kCorruption, std::string("RawNode::create: ") + e.what());
+  }
 }
 
 RawNode::RawNode(std::unique_ptr<core::Consensus> consensus) : consensus_(std::move(consensus)) {}
@@ -38,6 +52,9 @@ Result<Index> RawNode::propose(std::string data) { return consensus_->propose(st
 Status RawNode::step(const pb::Message& message) { return consensus_->step(message); }
 Status RawNode::transfer_leadership(const NodeId& target) {
   return consensus_->transfer_leadership(target);
+}
+Result<Index> RawNode::propose_conf_change(const ConfChange& change) {
+  return consensus_->propose_conf_change(change);
 }
 bool RawNode::has_ready() const { return consensus_->has_ready(); }
 Ready RawNode::ready() { return consensus_->ready(); }

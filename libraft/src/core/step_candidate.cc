@@ -13,6 +13,10 @@ void Consensus::step_candidate(const pb::Message& m) {
       become_follower(m.term(), m.from());
       handle_heartbeat(m);
       break;
+    case pb::MSG_SNAPSHOT:
+      become_follower(m.term(), m.from());
+      handle_snapshot(m);
+      break;
     case pb::MSG_VOTE_RESP:
     case pb::MSG_PRE_VOTE_RESP: {
       const bool mine = (role_ == Role::kPreCandidate) == (m.type() == pb::MSG_PRE_VOTE_RESP);

@@ -17,6 +17,11 @@ void Consensus::step_follower(const pb::Message& m) {
       lead_ = m.from();
       handle_heartbeat(m);
       break;
+    case pb::MSG_SNAPSHOT:
+      election_elapsed_ = 0;
+      lead_ = m.from();
+      handle_snapshot(m);
+      break;
     case pb::MSG_TIMEOUT_NOW:
       log(LogLevel::kInfo, "received TimeoutNow from {}; campaigning at once", m.from());
       start_campaign(CampaignType::kTransfer);
@@ -38,8 +43,9 @@ void Consensus::handle_append(const pb::Message& m) {
   const Index leader_commit = config_.bugs.apply_before_commit
                                   ? m.index() + static_cast<Index>(entries.size())
                                   : m.commit();
-  if (auto last_new = log_.maybe_append(m.index(), m.log_term(), leader_commit, entries)) {
-    resp.set_index(*last_new);
+  if (auto appended = log_.maybe_append(m.index(), m.log_term(), leader_commit, entries)) {
+    if (appended->conflict != 0) note_appended(entries, appended->conflict, true);
+    resp.set_index(appended->last_new);
     send(std::move(resp));
     return;
   }

@@ -22,6 +22,9 @@ void Consensus::step_leader(const pb::Message& m) {
     case pb::MSG_HEARTBEAT_RESP:
       handle_heartbeat_response(m, pr);
       break;
+    case pb::MSG_SNAPSHOT_RESP:
+      handle_snapshot_response(m, pr);
+      break;
     default:
       break;  // votes were handled before; nothing else is addressed to a leader
   }
@@ -51,11 +54,20 @@ void Consensus::handle_append_response(const pb::Message& m, Progress& pr) {
   }
   if (pr.state() == ProgressState::kProbe) {
     pr.become_replicate();
+  } else if (pr.state() == ProgressState::kSnapshot) {
+    // The snapshot was installed (or the follower had what it covers): back to the log, if
+    // the log still holds what comes next.
+    if (pr.match() + 1 < log_.first_index()) return;
+    log(LogLevel::kInfo, "{} is at {} after the snapshot; replicating the log", m.from(),
+        pr.match());
+    pr.become_replicate();
   } else {
     pr.inflights().free_le(m.index());
   }
   if (maybe_commit()) {
     bcast_append();
+    maybe_step_down_removed();
+    if (role_ != Role::kLeader) return;
   } else if (was_paused) {
     send_append(m.from());
   }
@@ -63,6 +75,10 @@ void Consensus::handle_append_response(const pb::Message& m, Progress& pr) {
   while (maybe_send_append(m.from(), false)) {
   }
   if (m.from() == lead_transferee_ && pr.match() == log_.last_index()) {
+    if (removal_transfer_tried_) {
+      maybe_step_down_removed();  // hands over and steps down
+      return;
+    }
     log(LogLevel::kInfo, "{} caught up; sending TimeoutNow", m.from());
     send_timeout_now(m.from());
   }
@@ -70,6 +86,10 @@ void Consensus::handle_append_response(const pb::Message& m, Progress& pr) {
 
 void Consensus::handle_heartbeat_response(const pb::Message& m, Progress& pr) {
   pr.set_recent_active(true);
+  if (pr.state() == ProgressState::kSnapshot) {
+    retry_snapshot_chunk(m.from(), pr);
+    return;
+  }
   pr.on_heartbeat_response();
   if (pr.match() < log_.last_index()) send_append(m.from());
 }
@@ -80,13 +100,15 @@ bool Consensus::maybe_send_append(const NodeId& to, bool send_if_empty) {
   if (it == progress_.end()) return false;
   Progress& pr = it->second;
   if (pr.is_paused()) return false;
+  if (pr.state() == ProgressState::kSnapshot) return send_snapshot_chunk(to, pr);
   const Index prev = pr.next() - 1;
   auto prev_term = log_.term(prev);
   auto entries = log_.slice(pr.next(), log_.last_index() + 1, config_.max_size_per_msg);
   if (!prev_term.ok() || !entries.ok()) {
-    // Needs entries that were compacted: snapshots arrive with the snapshot issue.
+    const Status& error = !prev_term.ok() ? prev_term.status() : entries.status();
+    if (error.code() == ErrorCode::kCompacted) return start_snapshot(to, pr);
     log(LogLevel::kWarn, "cannot replicate to {} from index {}: {}", to, pr.next(),
-        (!prev_term.ok() ? prev_term.status() : entries.status()).to_string());
+        error.to_string());
     return false;
   }
   if (entries->empty() && !send_if_empty) return false;
@@ -159,7 +181,9 @@ void Consensus::append_entry(pb::EntryType type, std::string data) {
   e.set_index(log_.last_index() + 1);
   e.set_type(type);
   e.set_data(std::move(data));
-  log_.append({std::move(e)});
+  std::vector<pb::Entry> appended{std::move(e)};
+  log_.append(appended);
+  if (type == pb::ENTRY_CONF_CHANGE) note_appended(appended, appended.front().index(), false);
   // Broadcast once at the next ready(), so a burst of proposals leaves as one append.
   pending_bcast_ = true;
 }

@@ -4,14 +4,31 @@
 
 namespace raft::core {
 
+std::optional<Index> Unstable::maybe_first_index() const {
+  if (snapshot_) return snapshot_->index() + 1;
+  return std::nullopt;
+}
+
 std::optional<Index> Unstable::maybe_last_index() const {
-  if (entries_.empty()) return std::nullopt;
-  return offset_ + entries_.size() - 1;
+  if (!entries_.empty()) return offset_ + entries_.size() - 1;
+  if (snapshot_) return snapshot_->index();
+  return std::nullopt;
 }
 
 std::optional<Term> Unstable::maybe_term(Index i) const {
+  if (snapshot_ && i == snapshot_->index()) return snapshot_->term();
   if (i < offset_ || i - offset_ >= entries_.size()) return std::nullopt;
   return entries_[i - offset_].term();
+}
+
+void Unstable::restore(const pb::SnapshotMetadata& metadata) {
+  offset_ = metadata.index() + 1;
+  entries_.clear();
+  snapshot_ = metadata;
+}
+
+void Unstable::stable_snapshot_to(Index index) {
+  if (snapshot_ && snapshot_->index() == index) snapshot_.reset();
 }
 
 void Unstable::truncate_and_append(const std::vector<pb::Entry>& entries) {

@@ -19,8 +19,17 @@ class Unstable {
   const std::vector<pb::Entry>& entries() const { return entries_; }
   bool empty() const { return entries_.empty(); }
 
+  // A snapshot received from the leader and not yet installed by the host, if any.
+  const std::optional<pb::SnapshotMetadata>& snapshot() const { return snapshot_; }
+
+  std::optional<Index> maybe_first_index() const;
   std::optional<Index> maybe_last_index() const;
   std::optional<Term> maybe_term(Index i) const;
+
+  // Replaces everything with a snapshot: the log restarts after metadata.index().
+  void restore(const pb::SnapshotMetadata& metadata);
+  // The host installed the snapshot at `index`.
+  void stable_snapshot_to(Index index);
 
   // Appends entries that start at some index <= last + 1, replacing any conflicting suffix
   // (which may reach back into stable entries: then the offset moves back).
@@ -35,6 +44,7 @@ class Unstable {
  private:
   Index offset_;
   std::vector<pb::Entry> entries_;
+  std::optional<pb::SnapshotMetadata> snapshot_;
 };
 
 }  // namespace raft::core

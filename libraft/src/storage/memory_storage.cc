@@ -2,11 +2,16 @@
 
 #include <fmt/format.h>
 
+#include "raft/configuration.h"
+
 namespace raft {
 
 MemoryStorage::MemoryStorage() { entries_.emplace_back(); }  // dummy: index 0, term 0
 
 Result<InitialState> MemoryStorage::initial_state() const {
+  // The snapshot's configuration is in force at its index; configuration entries of the log
+  // after the compaction point (which the core reads at start) override it.
+  if (snapshot_.index() > 0) return InitialState{hard_state_, snapshot_.configuration()};
   return InitialState{hard_state_, configuration_};
 }
 
@@ -68,6 +73,70 @@ Status MemoryStorage::append(const std::vector<pb::Entry>& entries) {
 }
 
 void MemoryStorage::set_hard_state(const pb::HardState& hard_state) { hard_state_ = hard_state; }
+
+Status MemoryStorage::bootstrap(const pb::Configuration& configuration) {
+  if (hard_state_.term() != 0 || last_index() != 0 || snapshot_.index() != 0 ||
+      configuration_.servers_size() != 0) {
+    return Status(ErrorCode::kAlreadyExists, "cannot bootstrap: the storage already has state");
+  }
+  auto entry = make_bootstrap_entry(configuration);
+  if (!entry.ok()) return entry.status();
+  if (Status s = append({*entry}); !s.ok()) return s;
+  hard_state_.set_term(1);
+  return {};
+}
+
+Status MemoryStorage::create_snapshot(Index index, const pb::Configuration& configuration,
+                                      std::string data) {
+  if (index + 1 < first_index() || index > last_index()) {
+    return Status(ErrorCode::kInvalidArgument, fmt::format("snapshot index {} is outside [{}, {}]",
+                                                           index, first_index() - 1, last_index()));
+  }
+  if (index < snapshot_.index()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("snapshot index {} is older than the snapshot at {}", index,
+                              snapshot_.index()));
+  }
+  snapshot_.set_index(index);
+  snapshot_.set_term(term(index).value());
+  *snapshot_.mutable_configuration() = configuration;
+  snapshot_.set_size(data.size());
+  snapshot_data_ = std::move(data);
+  return {};
+}
+
+void MemoryStorage::apply_snapshot(const pb::SnapshotMetadata& metadata, std::string data) {
+  snapshot_ = metadata;
+  snapshot_.set_size(data.size());
+  snapshot_data_ = std::move(data);
+  entries_.clear();
+  pb::Entry dummy;
+  dummy.set_index(metadata.index());
+  dummy.set_term(metadata.term());
+  entries_.push_back(std::move(dummy));
+  if (hard_state_.commit() < metadata.index()) hard_state_.set_commit(metadata.index());
+}
+
+Result<pb::SnapshotMetadata> MemoryStorage::snapshot_metadata() const {
+  if (snapshot_.index() == 0) return Status(ErrorCode::kUnavailable, "no snapshot yet");
+  return snapshot_;
+}
+
+Result<std::string> MemoryStorage::read_snapshot(const pb::SnapshotMetadata& metadata,
+                                                 std::uint64_t offset,
+                                                 std::uint64_t max_bytes) const {
+  if (snapshot_.index() == 0 || metadata.index() != snapshot_.index() ||
+      metadata.term() != snapshot_.term()) {
+    return Status(ErrorCode::kNotFound,
+                  fmt::format("snapshot {}@{} is gone", metadata.index(), metadata.term()));
+  }
+  if (offset > snapshot_data_.size()) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("offset {} is past the snapshot's {} bytes", offset, snapshot_data_.size()));
+  }
+  return snapshot_data_.substr(offset, max_bytes);
+}
 
 void MemoryStorage::set_configuration(const pb::Configuration& configuration) {
   configuration_ = configuration;

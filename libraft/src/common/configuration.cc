@@ -1,0 +1,145 @@
+#include "raft/configuration.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+namespace raft {
+
+std::string_view to_string(ConfChangeType type) {
+  switch (type) {
+    case ConfChangeType::kAddVoter:
+      return "add voter";
+    case ConfChangeType::kAddNonvoter:
+      return "add nonvoter";
+    case ConfChangeType::kDemoteVoter:
+      return "demote voter";
+    case ConfChangeType::kRemoveServer:
+      return "remove server";
+  }
+  return "unknown change";
+}
+
+Status validate_configuration(const pb::Configuration& configuration) {
+  std::set<std::string> ids;
+  for (const auto& s : configuration.servers()) {
+    if (s.id().empty()) return Status(ErrorCode::kInvalidArgument, "a server has an empty id");
+    if (!ids.insert(s.id()).second) {
+      return Status(ErrorCode::kInvalidArgument, fmt::format("server {} appears twice", s.id()));
+    }
+    if (!pb::Suffrage_IsValid(s.suffrage())) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("server {} has an unknown suffrage", s.id()));
+    }
+  }
+  if (count_voters(configuration) == 0) {
+    return Status(ErrorCode::kInvalidArgument, "a configuration needs at least one voter");
+  }
+  return {};
+}
+
+const pb::Server* find_server(const pb::Configuration& configuration, const NodeId& id) {
+  for (const auto& s : configuration.servers()) {
+    if (s.id() == id) return &s;
+  }
+  return nullptr;
+}
+
+bool is_voter(const pb::Configuration& configuration, const NodeId& id) {
+  const pb::Server* s = find_server(configuration, id);
+  return s != nullptr && s->suffrage() == pb::VOTER;
+}
+
+std::size_t count_voters(const pb::Configuration& configuration) {
+  std::size_t n = 0;
+  for (const auto& s : configuration.servers()) n += s.suffrage() == pb::VOTER ? 1 : 0;
+  return n;
+}
+
+namespace {
+
+pb::Server* find_mutable(pb::Configuration& configuration, const NodeId& id) {
+  for (auto& s : *configuration.mutable_servers()) {
+    if (s.id() == id) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<pb::Configuration> apply_conf_change(const pb::Configuration& configuration,
+                                            const ConfChange& change) {
+  if (change.id.empty()) return Status(ErrorCode::kInvalidArgument, "the server id is empty");
+  pb::Configuration next = configuration;
+  pb::Server* server = find_mutable(next, change.id);
+  switch (change.type) {
+    case ConfChangeType::kAddVoter:
+    case ConfChangeType::kAddNonvoter: {
+      if (change.address.empty()) {
+        return Status(ErrorCode::kInvalidArgument, fmt::format("{}: the address of {} is empty",
+                                                               to_string(change.type), change.id));
+      }
+      if (server == nullptr) {
+        server = next.add_servers();
+        server->set_id(change.id);
+        server->set_suffrage(change.type == ConfChangeType::kAddVoter ? pb::STAGING : pb::NONVOTER);
+      } else if (change.type == ConfChangeType::kAddVoter && server->suffrage() == pb::NONVOTER) {
+        server->set_suffrage(pb::STAGING);
+      }
+      server->set_address(change.address);
+      server->set_metadata(change.metadata);
+      break;
+    }
+    case ConfChangeType::kDemoteVoter:
+      if (server == nullptr) {
+        return Status(ErrorCode::kNotFound,
+                      fmt::format("cannot demote {}: not in the configuration", change.id));
+      }
+      server->set_suffrage(pb::NONVOTER);
+      break;
+    case ConfChangeType::kRemoveServer: {
+      if (server == nullptr) {
+        return Status(ErrorCode::kNotFound,
+                      fmt::format("cannot remove {}: not in the configuration", change.id));
+      }
+      auto* servers = next.mutable_servers();
+      for (int k = 0; k < servers->size(); ++k) {
+        if (servers->Get(k).id() == change.id) {
+          servers->DeleteSubrange(k, 1);
+          break;
+        }
+      }
+      break;
+    }
+  }
+  if (count_voters(next) == 0) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("{} {} would leave the cluster without a voter",
+                              to_string(change.type), change.id));
+  }
+  return next;
+}
+
+std::string describe(const pb::Configuration& configuration) {
+  std::string out;
+  for (const auto& s : configuration.servers()) {
+    if (!out.empty()) out += ", ";
+    const char* suffrage = s.suffrage() == pb::VOTER     ? "voter"
+                           : s.suffrage() == pb::STAGING ? "staging"
+                                                         : "nonvoter";
+    out += fmt::format("{} ({}, {})", s.id(), suffrage, s.address());
+  }
+  return out.empty() ? "(empty)" : out;
+}
+
+Result<pb::Entry> make_bootstrap_entry(const pb::Configuration& configuration) {
+  if (Status s = validate_configuration(configuration); !s.ok()) return s;
+  pb::Entry e;
+  e.set_index(1);
+  e.set_term(1);
+  e.set_type(pb::ENTRY_CONF_CHANGE);
+  e.set_data(configuration.SerializeAsString());
+  return e;
+}
+
+}  // namespace raft
