@@ -5,9 +5,9 @@
 namespace raft::sim {
 
 const std::vector<std::string>& all_fault_names() {
-  static const std::vector<std::string> names = {"drop",   "partition", "oneway", "isolate",
-                                                 "bridge", "flap",      "crash",  "pause",
-                                                 "skew",   "slowdisk",  "torn",   "figure8"};
+  static const std::vector<std::string> names = {
+      "drop",  "partition", "oneway",   "isolate", "bridge",  "flap",  "crash",
+      "pause", "skew",      "slowdisk", "torn",    "figure8", "churn", "snapshot"};
   return names;
 }
 
@@ -42,6 +42,17 @@ void fault_set_options(const std::set<std::string>& faults, SimOptions* options)
     options->disk_delay_max = milliseconds(8);
   }
   if (faults.count("torn")) options->torn_writes = true;
+  // Spare servers for membership churn to add (they start outside the configuration).
+  if (faults.count("churn")) options->extra_nodes = 2;
+  if (faults.count("snapshot")) {
+    // Small thresholds and chunks, so snapshots, compactions and multi-chunk installs happen
+    // many times a run. Drawn from the seed (not the cluster's SimRandom, which the cluster
+    // does not exist yet to own), so a seed keeps its meaning.
+    SimRandom r(options->seed ^ 0x51a95407ull);
+    options->snapshot_threshold = static_cast<Index>(r.uniform(5, 40));
+    options->snapshot_trailing = static_cast<Index>(r.uniform(0, 10));
+    options->max_snapshot_chunk = r.uniform(256, 4096);
+  }
 }
 
 FaultInjector::FaultInjector(SimCluster& cluster, std::set<std::string> faults)
@@ -49,6 +60,9 @@ FaultInjector::FaultInjector(SimCluster& cluster, std::set<std::string> faults)
       faults_(std::move(faults)),
       resume_at_(static_cast<std::size_t>(cluster.size()), -1),
       restart_at_(static_cast<std::size_t>(cluster.size()), -1) {
+  for (int i = 0; i < cluster_.size(); ++i) {
+    initial_voters_ += is_voter(cluster_.configuration(i), cluster_.id(i)) ? 1 : 0;
+  }
   for (const char* action :
        {"partition", "oneway", "isolate", "bridge", "flap", "crash", "pause"}) {
     if (faults_.count(action)) actions_.push_back(action);
@@ -60,6 +74,7 @@ FaultInjector::FaultInjector(SimCluster& cluster, std::set<std::string> faults)
     for (std::size_t i = 0; i < std::max<std::size_t>(2, n / 2); ++i) actions_.push_back("heal");
   }
   next_action_ = cluster_.now() + milliseconds(200);
+  next_churn_ = cluster_.now() + milliseconds(300);
 }
 
 void FaultInjector::step() {
@@ -73,6 +88,11 @@ void FaultInjector::step() {
   }
   if (flap_from_ >= 0) flap_step();
   if (faults_.count("figure8")) figure8_step();
+  // Membership churn runs on its own schedule, under whatever else is going on.
+  if (faults_.count("churn") && now >= next_churn_) {
+    churn();
+    next_churn_ = now + cluster_.random().uniform_signed(milliseconds(200), milliseconds(1500));
+  }
   if (actions_.empty() || now < next_action_) return;
   act();
   // Faults last long enough for an election (100-200 ms plus a round trip) to happen.
@@ -101,7 +121,16 @@ void FaultInjector::act() {
     if (auto leader = cluster_.leader()) cluster_.disconnect(*leader);
   } else if (action == "bridge") {
     if (n >= 3) {
-      const int bridge = r.index(n);
+      // The bridge is a voter (a spare server outside the configuration bridges nothing).
+      std::vector<int> voters;
+      const pb::Configuration conf = newest_configuration();
+      for (int i = 0; i < n; ++i) {
+        if (is_voter(conf, cluster_.id(i))) voters.push_back(i);
+      }
+      const int bridge =
+          voters.empty()
+              ? r.index(n)
+              : voters[static_cast<std::size_t>(r.index(static_cast<int>(voters.size())))];
       std::vector<int> a, b;
       for (int i = 0; i < n; ++i) {
         if (i == bridge) continue;
@@ -121,7 +150,9 @@ void FaultInjector::act() {
     // Half the time the leader: the figure-8 pattern (a leader dies with entries on a few).
     const auto leader = cluster_.leader();
     const int victim = leader && r.chance(0.5) ? *leader : r.index(n);
-    if (cluster_.alive(victim) && down + 1 <= (n - 1) / 2) cluster_.crash(victim);
+    if (cluster_.alive(victim) && down + 1 <= max_down() && keeps_quorum(victim)) {
+      cluster_.crash(victim);
+    }
   } else if (action == "restart") {
     std::vector<int> down;
     for (int i = 0; i < n; ++i) {
@@ -138,6 +169,92 @@ void FaultInjector::act() {
           cluster_.now() + r.uniform_signed(milliseconds(50), milliseconds(1500));
     }
   }
+}
+
+int FaultInjector::max_down() const {
+  // A minority of the initial voters (spare servers do not raise it).
+  return (static_cast<int>(initial_voters_) - 1) / 2;
+}
+
+pb::Configuration FaultInjector::newest_configuration() const {
+  pb::Configuration newest;
+  Index newest_index = 0;
+  bool found = false;
+  for (int i = 0; i < cluster_.size(); ++i) {
+    if (!cluster_.alive(i)) continue;
+    const NodeStatus st = cluster_.node(i).raw().status();
+    if (!found || st.configuration_index > newest_index) {
+      newest = st.configuration;
+      newest_index = st.configuration_index;
+      found = true;
+    }
+  }
+  return newest;
+}
+
+bool FaultInjector::keeps_quorum(int victim) const {
+  // With membership churn the voters change: a crash must leave a majority of the newest
+  // configuration's voters up, or the cluster would stall until the crashed ones restart.
+  const pb::Configuration conf = newest_configuration();
+  std::size_t voters = 0, up = 0;
+  for (int i = 0; i < cluster_.size(); ++i) {
+    if (!is_voter(conf, cluster_.id(i))) continue;
+    ++voters;
+    if (i != victim && cluster_.alive(i)) ++up;
+  }
+  return voters == 0 || up >= voters / 2 + 1;
+}
+
+void FaultInjector::churn() {
+  // One single-server change, proposed on the leader (refusals, e.g. while an earlier change
+  // is uncommitted, are part of the test). The cluster keeps at least min(3, initial voters)
+  // voters, so the crash faults (a minority of all servers at a time) leave a quorum most of
+  // the time; any server may be added, removed, demoted or promoted, the leader included,
+  // and removed servers keep running (with their stale state) and may be added back later.
+  const auto leader = cluster_.leader();
+  if (!leader) return;
+  SimRandom& r = cluster_.random();
+  const pb::Configuration conf = cluster_.configuration(*leader);
+  std::vector<int> voters, others, outside;
+  for (int i = 0; i < cluster_.size(); ++i) {
+    const pb::Server* s = find_server(conf, cluster_.id(i));
+    if (s == nullptr) {
+      outside.push_back(i);
+    } else if (s->suffrage() == pb::VOTER) {
+      voters.push_back(i);
+    } else {
+      others.push_back(i);
+    }
+  }
+  auto pick = [&r](const std::vector<int>& from) {
+    return from[static_cast<std::size_t>(r.index(static_cast<int>(from.size())))];
+  };
+  const std::size_t min_voters = std::min<std::size_t>(3, initial_voters_);
+  ConfChange change;
+  const int roll = r.index(100);
+  if (roll < 35 && !outside.empty()) {
+    const int who = pick(outside);
+    change.type = r.chance(0.75) ? ConfChangeType::kAddVoter : ConfChangeType::kAddNonvoter;
+    change.id = cluster_.id(who);
+  } else if (roll < 50 && !others.empty()) {
+    change.type = ConfChangeType::kAddVoter;  // promote a non-voter (it catches up first)
+    change.id = cluster_.id(pick(others));
+  } else if (roll < 85 && voters.size() > min_voters) {
+    const int who = pick(voters);
+    // The voters left must have a majority up, or the change would stall the cluster.
+    std::size_t up = 0;
+    for (int v : voters) up += v != who && cluster_.alive(v) ? 1 : 0;
+    if (up < (voters.size() - 1) / 2 + 1) return;
+    change.type = r.chance(0.7) ? ConfChangeType::kRemoveServer : ConfChangeType::kDemoteVoter;
+    change.id = cluster_.id(who);
+  } else if (!others.empty()) {
+    change.type = ConfChangeType::kRemoveServer;
+    change.id = cluster_.id(pick(others));
+  } else {
+    return;
+  }
+  change.address = change.id;
+  (void)cluster_.propose_conf_change(*leader, change);
 }
 
 void FaultInjector::flap_step() {
@@ -186,7 +303,7 @@ void FaultInjector::figure8_step() {
     doomed_ = -1;
     int down = 0;
     for (int i = 0; i < n; ++i) down += cluster_.alive(i) ? 0 : 1;
-    if (cluster_.alive(victim) && down + 1 <= (n - 1) / 2) {
+    if (cluster_.alive(victim) && down + 1 <= max_down() && keeps_quorum(victim)) {
       cluster_.crash(victim);
       restart_at_[static_cast<std::size_t>(victim)] =
           now + r.uniform_signed(milliseconds(10), milliseconds(300));

@@ -5,7 +5,8 @@
 // progress between faults. "figure8" crashes a newly elected leader within 20 ms, about
 // half the time, and restarts crashed nodes quickly: the shape of the Raft paper's figure 8
 // (a leader dies right after replicating older entries, before its own term's entry). Network
-// loss/duplication/reordering, clock skew, slow disks and torn writes are properties of the run,
+// loss/duplication/reordering, clock skew, slow disks, torn writes and snapshots (small
+// thresholds and chunks) are properties of the run,
 // set in SimOptions (see fault_set_options()). Owned by the scenario runner; randomness from the
 // cluster's SimRandom.
 #pragma once
@@ -37,6 +38,12 @@ class FaultInjector {
  private:
   void act();
   void flap_step();
+  void churn();
+  // How many servers may be down at once.
+  int max_down() const;
+  // Whether crashing `victim` leaves a majority of the newest configuration's voters up.
+  bool keeps_quorum(int victim) const;
+  pb::Configuration newest_configuration() const;
 
   SimCluster& cluster_;
   std::set<std::string> faults_;
@@ -54,6 +61,8 @@ class FaultInjector {
   int doomed_ = -1;
   SimTime doom_at_ = 0;
   std::vector<SimTime> restart_at_;
+  std::size_t initial_voters_ = 0;
+  SimTime next_churn_ = 0;
 };
 
 }  // namespace raft::sim

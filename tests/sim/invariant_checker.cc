@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "sim/sim_failure.h"
 
@@ -83,27 +85,40 @@ void InvariantChecker::before_append(int node, bool from_established_leader,
     fail(node, fmt::format("a leader truncates its own log: appends at {} over a log ending at {}",
                            first, last_durable));
   }
-  Term prev_term = 0;
-  if (first > 1) {
-    auto t = storage.term(first - 1);
-    if (!t.ok()) fail(node, "cannot read the term before Ready.entries: " + t.status().to_string());
-    prev_term = t.value();
-  }
+  // Entries below the compaction point are ignored by the storage (a snapshot covers them);
+  // they can only be committed ones. The first entry at or above it follows the entry at
+  // first_index() - 1, whose term the storage still answers.
+  const Index first_kept = storage.first_index();
+  std::optional<Term> prev_term;
   for (std::size_t k = 0; k < entries.size(); ++k) {
     const pb::Entry& e = entries[k];
     if (e.index() != first + k) {
       fail(node,
            fmt::format("Ready.entries are not contiguous: {} after {}", e.index(), first + k - 1));
     }
-    if (e.term() < prev_term) {
+    if (e.index() < first_kept) {
+      check_committed(node, e, "an entry below the compaction point is not the committed one");
+      continue;
+    }
+    if (!prev_term) {
+      prev_term = 0;
+      if (e.index() > 1) {
+        auto t = storage.term(e.index() - 1);
+        if (!t.ok()) {
+          fail(node, "cannot read the term before Ready.entries: " + t.status().to_string());
+        }
+        prev_term = t.value();
+      }
+    }
+    if (e.term() < *prev_term) {
       fail(node, fmt::format("log terms decrease: {} follows an entry of term {}", describe(e),
-                             prev_term));
+                             *prev_term));
     }
     if (e.index() <= s.checked_commit) {
       check_committed(node, e, "a committed entry is overwritten");
     }
     Fingerprint f = fingerprint(e);
-    f.prev_term = prev_term;
+    f.prev_term = *prev_term;
     auto [it, inserted] = entry_ids_.emplace(std::make_pair(e.index(), e.term()), f);
     if (!inserted) {
       const Fingerprint& seen = it->second;
@@ -118,7 +133,7 @@ void InvariantChecker::before_append(int node, bool from_established_leader,
                                describe(e), f.prev_term, seen.prev_term));
       }
     }
-    prev_term = e.term();
+    *prev_term = e.term();
   }
 }
 
@@ -163,7 +178,15 @@ void InvariantChecker::after_persist(int node, const MemoryStorage& storage) {
     fail(node, fmt::format("durable commit index {} is beyond the durable log (last index {})",
                            commit, storage.last_index()));
   }
+  max_log_length_ = std::max(max_log_length_, storage.last_index() + 1 - storage.first_index());
   if (commit == s.checked_commit) return;
+  // Compaction stays below the applied index, and a snapshot install checks what it covers
+  // (on_restore) before it is persisted, so every entry up to the commit index that was not
+  // checked yet is still in the log.
+  if (storage.first_index() > s.checked_commit + 1) {
+    fail(node, fmt::format("entries {}..{} were compacted before they were checked as committed",
+                           s.checked_commit + 1, storage.first_index() - 1));
+  }
   auto entries = storage.entries(s.checked_commit + 1, commit + 1, kNoLimit);
   if (!entries.ok()) fail(node, "cannot read committed entries: " + entries.status().to_string());
   for (const pb::Entry& e : entries.value()) {
@@ -231,7 +254,20 @@ void InvariantChecker::check_leader_completeness(int node, Term term,
                            "entries up to {} were committed in earlier terms",
                            term, storage.last_index(), last));
   }
-  auto entries = storage.entries(1, last + 1, kNoLimit);
+  // A compacted prefix is covered by the node's snapshot (checked when taken or restored);
+  // the entry at the compaction point must still be the committed one.
+  const Index lo = std::max<Index>(1, storage.first_index());
+  if (lo > 1) {
+    auto found = committed_.find(lo - 1);
+    auto t = storage.term(lo - 1);
+    if (found != committed_.end() && (!t.ok() || t.value() != found->second.term)) {
+      fail(node, fmt::format("leader completeness: leader of term {} compacted its log at {} "
+                             "(term {}) where an entry of term {} was committed",
+                             term, lo - 1, t.ok() ? t.value() : 0, found->second.term));
+    }
+  }
+  if (lo > last) return;
+  auto entries = storage.entries(lo, last + 1, kNoLimit);
   if (!entries.ok()) fail(node, "cannot read the log: " + entries.status().to_string());
   for (const pb::Entry& e : entries.value()) {
     const Fingerprint f = fingerprint(e);
@@ -244,6 +280,37 @@ void InvariantChecker::check_leader_completeness(int node, Term term,
                              term, describe(e), c.term));
     }
   }
+}
+
+void InvariantChecker::on_restore(int node, const MemoryStorage& storage,
+                                  const pb::SnapshotMetadata& metadata,
+                                  const std::vector<pb::Entry>& entries) {
+  NodeState& s = nodes_[static_cast<std::size_t>(node)];
+  const Index index = metadata.index();
+  if (index < s.last_applied) {
+    fail(node, fmt::format("a snapshot at {} takes the state machine back from index {}", index,
+                           s.last_applied));
+  }
+  if (entries.size() != index) {
+    fail(node, fmt::format("the snapshot at {} restores {} entries", index, entries.size()));
+  }
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    if (entries[k].index() != k + 1) {
+      fail(node, fmt::format("the snapshot at {} holds index {} in place {}", index,
+                             entries[k].index(), k + 1));
+    }
+    check_committed(node, entries[k], "a restored snapshot differs from the committed entries");
+  }
+  if (index > 0 && entries.back().term() != metadata.term()) {
+    fail(node, fmt::format("the snapshot at {} says term {} but its last entry has term {}", index,
+                           metadata.term(), entries.back().term()));
+  }
+  if (storage.first_index() != index + 1) {
+    fail(node, fmt::format("after installing the snapshot at {} the log starts at {}", index,
+                           storage.first_index()));
+  }
+  s.last_applied = index;
+  s.checked_commit = std::max(s.checked_commit, index);
 }
 
 void InvariantChecker::on_crash(int node) {

@@ -16,7 +16,15 @@
 //    beyond the node's durable commit, and every node applies the same entry at an index;
 //  - one vote per term: the durable vote never changes within a term, terms never decrease;
 //  - durability before promises: a granted vote is sent only once that vote is durable, and
-//    an accepting append response only once the entries it acknowledges are durable.
+//    an accepting append response only once the entries it acknowledges are durable;
+//  - snapshots: a restored state machine holds exactly the committed entries up to the
+//    snapshot index (it never goes back), and a log is compacted only below what was
+//    checked as committed.
+// Compacted logs: entries below a node's first index are never read; what they held was
+// checked when it was committed (or restored from a snapshot). Membership changes need no
+// special case: every property above holds across configurations (single-server changes),
+// for nodes outside the configuration too. The longest log seen (max_log_length()) lets
+// tests check that snapshots keep logs bounded.
 // Owned by SimCluster; holds no pointers into nodes.
 #pragma once
 
@@ -58,10 +66,16 @@ class InvariantChecker {
                    bool log_durable = true);
   // A crash ends the node's leadership, whatever it believed.
   void on_crash(int node);
+  // `node` installed a snapshot (`storage` already reset to it) and replaced its state
+  // machine by `entries` (those at 1..metadata.index()): they must be the committed ones.
+  void on_restore(int node, const MemoryStorage& storage, const pb::SnapshotMetadata& metadata,
+                  const std::vector<pb::Entry>& entries);
 
   const std::map<Term, NodeId>& leaders_by_term() const { return leader_by_term_; }
   // Highest index known (to some node, durably) to be committed.
   Index max_committed() const;
+  // The most entries any node's durable log held at once (last - first + 1), over the run.
+  Index max_log_length() const { return max_log_length_; }
 
  private:
   struct Fingerprint {
@@ -94,6 +108,7 @@ class InvariantChecker {
   std::map<Term, NodeId> leader_by_term_;
   std::map<Index, Fingerprint> committed_;
   std::map<std::pair<Index, Term>, Fingerprint> entry_ids_;
+  Index max_log_length_ = 0;
 };
 
 }  // namespace raft::sim

@@ -151,6 +151,20 @@ void KvWorkload::on_apply(int node, const pb::Entry& entry) {
   }
 }
 
+void KvWorkload::on_restore(int node) {
+  KvStateMachine rebuilt;
+  for (const pb::Entry& e : cluster_.node(node).applied_log()) {
+    if (e.type() != pb::ENTRY_NORMAL) continue;
+    auto cmd = KvCommand::decode(e.data());
+    if (!cmd) {
+      cluster_.fail(
+          fmt::format("node {} restored an entry that is not a KV command: '{}'", node, e.data()));
+    }
+    rebuilt.apply(*cmd);
+  }
+  machines_[static_cast<std::size_t>(node)] = std::move(rebuilt);
+}
+
 void KvWorkload::finish(Client& c, const KvResult& result) {
   lincheck::KvOp op = std::move(c.pending->op);
   op.ret = static_cast<std::uint64_t>(cluster_.now());

@@ -46,6 +46,9 @@ class KvWorkload {
   void step();
   // The cluster's apply observer.
   void on_apply(int node, const pb::Entry& entry);
+  // The cluster's restore observer: node's state machine was replaced by a snapshot, so its
+  // replica is rebuilt from the node's applied log (which the snapshot restored).
+  void on_restore(int node);
   // From now on clients stop starting operations and retry pending ones without limit.
   void enter_final_phase() { final_phase_ = true; }
 

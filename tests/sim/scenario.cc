@@ -77,6 +77,7 @@ ScenarioResult run_scenario(const ScenarioOptions& options) {
   FaultInjector faults(cluster, options.faults);
   cluster.set_apply_observer(
       [&workload](int node, const pb::Entry& e) { workload.on_apply(node, e); });
+  cluster.set_restore_observer([&workload](int node, Index) { workload.on_restore(node); });
 
   auto finish = [&](bool ok, std::string check, std::string failure) {
     result.ok = ok;

@@ -34,12 +34,17 @@ constexpr int kMaxReadyRounds = 10000;
 SimCluster::SimCluster(const SimOptions& options)
     : options_(options),
       random_(options.seed),
-      network_(options.num_nodes, options.network),
+      network_(options.num_nodes + options.extra_nodes, options.network),
       trace_(options.keep_trace_lines),
-      checker_(make_ids(options.num_nodes), [this] { return context(); }) {
-  const std::vector<NodeId> ids = make_ids(options.num_nodes);
-  const pb::Configuration configuration = make_configuration(ids);
-  for (const NodeId& id : ids) nodes_.push_back(std::make_unique<SimNode>(id, configuration));
+      checker_(make_ids(options.num_nodes + options.extra_nodes), [this] { return context(); }) {
+  const std::vector<NodeId> ids = make_ids(options.num_nodes + options.extra_nodes);
+  const pb::Configuration configuration =
+      make_configuration(std::vector<NodeId>(ids.begin(), ids.begin() + options.num_nodes));
+  // Extra nodes start with no configuration: they wait to be added.
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    nodes_.push_back(std::make_unique<SimNode>(
+        ids[k], static_cast<int>(k) < options.num_nodes ? configuration : pb::Configuration()));
+  }
   pending_writes_.resize(nodes_.size());
   pause_.resize(nodes_.size());
   draw_tick_intervals();
@@ -101,6 +106,7 @@ void SimCluster::start_node(int i, bool restarted) {
   config.logger = options_.logger;
   config.bugs = options_.bugs;
   config.max_size_per_msg = options_.max_size_per_msg;
+  config.max_snapshot_chunk = options_.max_snapshot_chunk;
   SimNode& n = mutable_node(i);
   Status st = n.start(config);
   if (!st.ok()) fail(fmt::format("cannot start {}: {}", n.id(), st.to_string()));
@@ -249,7 +255,14 @@ void SimCluster::drain(int i) {
 void SimCluster::complete_write(int i, const Ready& rd, bool from_established_leader) {
   SimNode& n = mutable_node(i);
   MemoryStorage& storage = n.storage();
-  // 2. Persist entries and hard state (MemoryStorage writes count as durable).
+  // 2. Write snapshot chunks; install a completed snapshot (storage reset to it, state machine
+  // restored) before appending the entries that follow it. Then persist entries and hard
+  // state (MemoryStorage writes count as durable).
+  for (const SnapshotChunk& chunk : rd.snapshot_chunks) {
+    Status st = n.write_snapshot_chunk(chunk);
+    if (!st.ok()) fail(fmt::format("{}: {}", n.id(), st.to_string()));
+  }
+  if (rd.snapshot) install_snapshot(i, *rd.snapshot);
   checker_.before_append(i, from_established_leader, storage, rd.entries);
   if (!rd.entries.empty()) {
     Status st = storage.append(rd.entries);
@@ -267,6 +280,39 @@ void SimCluster::complete_write(int i, const Ready& rd, bool from_established_le
     n.apply(e);
     if (apply_observer_) apply_observer_(i, e);
   }
+  if (!rd.committed_entries.empty() && options_.snapshot_threshold > 0 &&
+      n.applied_index() - storage.snapshot().index() >= options_.snapshot_threshold) {
+    take_snapshot(i);
+  }
+}
+
+void SimCluster::install_snapshot(int i, const pb::SnapshotMetadata& metadata) {
+  SimNode& n = mutable_node(i);
+  Status st = n.install_snapshot(metadata);
+  if (!st.ok()) fail(fmt::format("{}: installing a snapshot failed: {}", n.id(), st.to_string()));
+  TraceRecord r;
+  r.time = now_;
+  r.kind = TraceKind::kRestore;
+  r.node = i;
+  r.term = metadata.term();
+  r.index = metadata.index();
+  r.value = metadata.size();
+  trace_.record(std::move(r));
+  checker_.on_restore(i, n.storage(), metadata, n.applied_log());
+  if (restore_observer_) restore_observer_(i, metadata.index());
+}
+
+void SimCluster::take_snapshot(int i) {
+  SimNode& n = mutable_node(i);
+  Status st = n.take_snapshot(options_.snapshot_trailing);
+  if (!st.ok()) fail(fmt::format("{}: taking a snapshot failed: {}", n.id(), st.to_string()));
+  TraceRecord r;
+  r.time = now_;
+  r.kind = TraceKind::kSnapshot;
+  r.node = i;
+  r.index = n.storage().snapshot().index();
+  r.value = n.storage().first_index();
+  trace_.record(std::move(r));
 }
 
 void SimCluster::send(int from, const pb::Message& message) {
@@ -388,6 +434,119 @@ Status SimCluster::campaign(int i) {
   trace_.record(std::move(r));
   drain(i);
   return st;
+}
+
+Result<Index> SimCluster::propose_conf_change(int i, const ConfChange& change) {
+  if (!alive(i)) return Status(ErrorCode::kShutdown, id(i) + " is down");
+  if (paused(i)) return paused_status(id(i));
+  SimNode& n = mutable_node(i);
+  Result<Index> result = n.raw().propose_conf_change(change);
+  TraceRecord r;
+  r.time = now_;
+  r.kind = TraceKind::kConfChange;
+  r.node = i;
+  r.term = n.raw().term();
+  r.index = result.ok() ? result.value() : 0;
+  r.value = static_cast<std::uint64_t>(result.status().code());
+  r.note = fmt::format("{} {}", to_string(change.type), change.id);
+  trace_.record(std::move(r));
+  drain(i);
+  return result;
+}
+
+Result<Index> SimCluster::change_membership(const ConfChange& change, SimTime timeout) {
+  const SimTime deadline = now_ + timeout;
+  // The last proposal a leader accepted: the entry at `index` of term `term` (for a change
+  // that changes nothing, the existing configuration entry, which is committed already).
+  struct Accepted {
+    Index index = 0;
+    Term term = 0;
+  };
+  std::optional<Accepted> accepted;
+  // Whether some node applied the accepted entry (the same index and term everywhere).
+  auto applied = [&] {
+    if (!accepted) return false;
+    for (int k = 0; k < size(); ++k) {
+      const pb::Entry* e = node(k).applied_at(accepted->index);
+      if (e != nullptr && e->term() == accepted->term && e->type() == pb::ENTRY_CONF_CHANGE) {
+        return true;
+      }
+    }
+    return false;
+  };
+  int start = 0;
+  while (now_ < deadline) {
+    if (applied()) return accepted->index;
+    bool proposed = false;
+    for (int k = 0; k < size() && !proposed; ++k) {
+      start = (start + 1) % size();
+      if (!alive(start) || paused(start) || !connected(start)) continue;
+      const Index last_before = node(start).raw().status().last_index;
+      Result<Index> r = propose_conf_change(start, change);
+      if (r.ok()) {
+        proposed = true;
+        Term term = node(start).raw().term();
+        if (r.value() <= last_before) {
+          // Nothing to change: the answer is the committed configuration entry.
+          const pb::Entry* e = node(start).applied_at(r.value());
+          if (e == nullptr) {
+            auto t = node(start).storage().term(r.value());
+            term = t.ok() ? t.value() : 0;
+          } else {
+            term = e->term();
+          }
+        }
+        accepted = Accepted{r.value(), term};
+        break;
+      }
+      const ErrorCode code = r.status().code();
+      const bool retry = code == ErrorCode::kNotLeader ||
+                         code == ErrorCode::kConfChangeInProgress ||
+                         code == ErrorCode::kTransferInProgress || code == ErrorCode::kTimeout ||
+                         code == ErrorCode::kShutdown;
+      if (!retry) {
+        // Retrying a change that went through is refused (e.g. removing a server twice).
+        if (applied()) return accepted->index;
+        return r.status();
+      }
+    }
+    if (!proposed) {
+      run_for(milliseconds(50));
+      continue;
+    }
+    run_until(applied, std::min<SimTime>(seconds(2), std::max<SimTime>(0, deadline - now_)));
+  }
+  if (applied()) return accepted->index;
+  return Status(ErrorCode::kTimeout,
+                fmt::format("{} {} was not applied within {:.0f} ms", to_string(change.type),
+                            change.id, static_cast<double>(timeout) / kMillisecond));
+}
+
+pb::Configuration SimCluster::configuration(int i) const {
+  if (alive(i)) return node(i).raw().status().configuration;
+  // Down: the newest configuration entry of its durable log, else the snapshot's (or base).
+  const MemoryStorage& storage = node(i).storage();
+  if (storage.last_index() >= storage.first_index()) {
+    auto entries =
+        storage.entries(storage.first_index(), storage.last_index() + 1, ~std::uint64_t{0});
+    if (entries.ok()) {
+      for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
+        if (it->type() != pb::ENTRY_CONF_CHANGE) continue;
+        pb::Configuration c;
+        if (c.ParseFromString(it->data())) return c;
+      }
+    }
+  }
+  auto initial = storage.initial_state();
+  return initial.ok() ? initial->configuration : pb::Configuration();
+}
+
+Status SimCluster::snapshot(int i) {
+  if (node(i).applied_index() == 0) {
+    return Status(ErrorCode::kInvalidArgument, id(i) + " has applied nothing to snapshot");
+  }
+  take_snapshot(i);
+  return Status::ok_status();
 }
 
 // ---------------------------------------------------------------------------------------------

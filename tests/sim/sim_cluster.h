@@ -12,9 +12,24 @@
 // random choice, including the nodes' Config::random_seed. A fault that is not used draws no
 // random number and records nothing, so a seed keeps its meaning when new faults are added.
 //
-// Crash model: a crash destroys the RawNode (unstable state is lost) and keeps the node's
-// MemoryStorage (durable) and its applied entries (a durable state machine); a restart
-// passes Config::applied = the applied index, so nothing is applied twice.
+// Crash model: a crash destroys the RawNode (unstable state is lost) and the partial snapshot
+// the node was receiving, and keeps the node's MemoryStorage (durable, snapshot included) and
+// its applied entries (a durable state machine); a restart passes Config::applied = the
+// applied index (never below the snapshot index), so nothing is applied twice.
+//
+// Snapshots (snapshot_threshold > 0, or snapshot(i)): a node's state machine is the list of
+// entries it applied, so a snapshot's data is all of them up to its index (SimNode), with
+// the configuration of the last configuration entry applied. After applying, a node that
+// applied snapshot_threshold entries since its last snapshot takes one and compacts its log
+// (keeping snapshot_trailing entries). A follower writes the chunks of a leader's snapshot
+// into a volatile partial buffer and, when the Ready says it is complete, installs it in
+// step 2 (before the Ready's entries): storage reset, applied entries replaced, the restore
+// observer called and the checker shown the restored entries. With disk delays the install
+// waits, like the rest of step 2, for the write to complete.
+//
+// Membership: nodes n<num_nodes+1>.. (extra_nodes) start with an empty storage and wait to be
+// added; propose_conf_change / change_membership drive single-server changes. A removed node
+// keeps running until the test crashes it.
 //
 // Disk model: by default a Ready is persisted at once, within the event that produced it.
 // With disk_delay_max > 0 the write takes a random time: `messages` leave at once, the node
@@ -31,15 +46,16 @@
 // the old log followed by a prefix of the write's entries, in order — a conflicting suffix the
 // write truncated is gone only if some new entry replaced it. So the sim keeps a random
 // strict prefix (possibly empty: the write never reached the disk) of the in-flight entries;
-// all of them would be a write that completed, not a torn one. The
-// hard state lives in a separate small file replaced atomically (write temp, fsync, rename),
-// so it is either wholly old or wholly new, independently of the log: kept or lost with
-// probability 1/2. Its commit index is clamped to the surviving log (never below the old
-// durable commit): a host must never let a durable commit point past its durable log (it
-// writes the log before the commit, or clamps commit to the last index at start-up), and
-// RawNode::create rightly refuses such a state. Nothing of a torn write was acknowledged —
-// persisted_messages (votes, append acks) wait for the write — so every such state is one a
-// correct Raft must survive, and the invariant checker checks that it does.
+// all of them would be a write that completed, not a torn one. A write that installs a
+// snapshot keeps nothing of the snapshot nor of its entries (a host renames the snapshot into
+// place only once it is whole, and it comes first in the write). The hard state lives in a separate
+// small file replaced atomically (write temp, fsync, rename), so it is either wholly old or wholly
+// new, independently of the log: kept or lost with probability 1/2. Its commit index is clamped to
+// the surviving log (never below the old durable commit): a host must never let a durable commit
+// point past its durable log (it writes the log before the commit, or clamps commit to the last
+// index at start-up), and RawNode::create rightly refuses such a state. Nothing of a torn write was
+// acknowledged — persisted_messages (votes, append acks) wait for the write — so every such state
+// is one a correct Raft must survive, and the invariant checker checks that it does.
 //
 // Pause (SIGSTOP): a paused node is alive but does nothing. Its ticks are lost (a stopped
 // process does not catch up on time it missed), its disk write in flight does not complete,
@@ -66,6 +82,7 @@
 #include <vector>
 
 #include "raft/config.h"
+#include "raft/configuration.h"
 #include "raft/logger.h"
 #include "raft/raw_node.h"
 #include "sim/event_queue.h"
@@ -103,6 +120,17 @@ struct SimOptions {
   // Config::max_size_per_msg of every node; 1 sends one entry per AppendEntries (deep
   // pipelines, and entries of two terms travelling in separate messages).
   std::uint64_t max_size_per_msg = 1 << 20;
+  // Nodes beyond num_nodes (ids n<num_nodes+1>...) that start with no configuration at all:
+  // they wait to be added (membership changes). The initial configuration holds the first
+  // num_nodes nodes as voters.
+  int extra_nodes = 0;
+  // Each node snapshots its state machine once it has applied this many entries since its
+  // last snapshot, then compacts its log keeping the last snapshot_trailing entries before
+  // the snapshot index; 0: never.
+  Index snapshot_threshold = 0;
+  Index snapshot_trailing = 0;
+  // Config::max_snapshot_chunk of every node (small values: many chunks per install).
+  std::uint64_t max_snapshot_chunk = 1 << 20;
   // Keep every trace event as a text line (Trace::lines()); costs time, for debugging.
   bool keep_trace_lines = false;
   // Where the nodes log (not owned); nullptr: nowhere.
@@ -179,6 +207,21 @@ class SimCluster {
   std::vector<Result<Index>> propose_batch(int i, const std::vector<std::string>& data);
   Status transfer_leadership(int leader, int target);
   Status campaign(int i);
+  // Proposes a membership change on node i (see RawNode::propose_conf_change).
+  Result<Index> propose_conf_change(int i, const ConfChange& change);
+  // Proposes `change` on whichever live node accepts it (retrying refusals such as
+  // kConfChangeInProgress and kNotLeader, and proposing again when a leader lost the entry)
+  // until some node has applied the entry (so it is committed), or `timeout` passes (then
+  // kTimeout). Returns the index of the configuration entry. Other refusals (kNotFound,
+  // kStaleConfiguration, kInvalidArgument) are returned at once. A change that changes
+  // nothing returns the committed configuration entry's index.
+  Result<Index> change_membership(const ConfChange& change, SimTime timeout);
+  // The newest configuration node i knows (from its RawNode, or its storage when down).
+  pb::Configuration configuration(int i) const;
+  // Takes a snapshot of node i's state machine at its applied index now and compacts its log
+  // (keeping snapshot_trailing entries); up or down (the state machine is durable).
+  // kInvalidArgument if it applied nothing.
+  Status snapshot(int i);
 
   // --- Inspection.
   const SimNode& node(int i) const { return *nodes_[static_cast<std::size_t>(i)]; }
@@ -216,12 +259,17 @@ class SimCluster {
   const std::vector<std::string>& trace_lines() const { return trace_.lines(); }
   // Called with every message just before it is handed to its receiver.
   void set_delivery_observer(std::function<void(const pb::Message&)> observer);
-  // Called with every committed entry a node applies (ENTRY_NORMAL and ENTRY_NOOP), in
-  // order, at the moment it is applied (after it was appended to node.applied_log()).
+  // Called with every committed entry a node applies (ENTRY_NORMAL, ENTRY_NOOP and
+  // ENTRY_CONF_CHANGE), in order, at the moment it is applied (after it was appended to
+  // node.applied_log()). Entries restored from a snapshot are not applied one by one: the
+  // restore observer is called instead.
   void set_apply_observer(std::function<void(int node, const pb::Entry& entry)> observer);
   // Called when node i restarts, once its new RawNode is built and before it handles
   // anything (so before it applies the committed entries it re-reads from storage).
   void set_restart_observer(std::function<void(int node)> observer);
+  // Called when node i's state machine was replaced by a snapshot (an InstallSnapshot from
+  // the leader); node(i).applied_log() then holds everything the snapshot covers.
+  void set_restore_observer(std::function<void(int node, Index index)> observer);
   // Throws SimFailure with `what`, the seed, the time and the recent events.
   [[noreturn]] void fail(const std::string& what) const;
   std::string context() const;
@@ -240,6 +288,10 @@ class SimCluster {
   void finish_write(int i);
   // Steps 2-4 of the Ready contract: persist, send persisted_messages, apply.
   void complete_write(int i, const Ready& rd, bool from_established_leader);
+  // Installs the snapshot node i received (step 2), tells the checker and the observer.
+  void install_snapshot(int i, const pb::SnapshotMetadata& metadata);
+  // Snapshots node i at its applied index and compacts its log.
+  void take_snapshot(int i);
   struct PendingWrite;
   // Keeps part of node i's lost in-flight write (torn_writes).
   void tear_write(int i, const PendingWrite& write);
@@ -259,6 +311,7 @@ class SimCluster {
   std::function<void(const pb::Message&)> delivery_observer_;
   std::function<void(int, const pb::Entry&)> apply_observer_;
   std::function<void(int)> restart_observer_;
+  std::function<void(int, Index)> restore_observer_;
   // A node's Ready whose disk write is in flight (disk_delay_max > 0).
   struct PendingWrite {
     Ready ready;

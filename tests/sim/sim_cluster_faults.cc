@@ -40,9 +40,16 @@ void SimCluster::crash(int i) {
 void SimCluster::tear_write(int i, const PendingWrite& write) {
   MemoryStorage& storage = mutable_node(i).storage();
   const std::vector<pb::Entry>& entries = write.ready.entries;
+  // A snapshot install comes first in the write and only counts once it is whole (a host
+  // writes the snapshot file, fsyncs, then renames it into place), so a torn write with one
+  // keeps nothing of it nor of the entries after it: the old log stays. Its chunks went to
+  // the partial snapshot, which the crash dropped anyway.
+  const bool lost_snapshot = write.ready.snapshot.has_value();
   // A strict prefix of the records reached the disk whole; the storage layer cuts the rest.
   std::size_t kept = 0;
-  if (!entries.empty()) kept = static_cast<std::size_t>(random_.uniform(0, entries.size() - 1));
+  if (!entries.empty() && !lost_snapshot) {
+    kept = static_cast<std::size_t>(random_.uniform(0, entries.size() - 1));
+  }
   // The hard state file was replaced atomically, or not at all.
   const bool keep_hard_state = write.ready.hard_state.has_value() && random_.chance(0.5);
 
@@ -56,8 +63,9 @@ void SimCluster::tear_write(int i, const PendingWrite& write) {
   if (keep_hard_state) {
     pb::HardState hs = *write.ready.hard_state;
     // The commit index may not point past what survived of the log (see sim_cluster.h).
-    const Index durable_last =
-        entries.empty() ? storage.last_index() : entries.front().index() - 1 + kept;
+    const Index durable_last = entries.empty() || lost_snapshot
+                                   ? storage.last_index()
+                                   : entries.front().index() - 1 + kept;
     hs.set_commit(std::max(storage.hard_state().commit(), std::min(hs.commit(), durable_last)));
     storage.set_hard_state(hs);
   }
@@ -72,10 +80,11 @@ void SimCluster::tear_write(int i, const PendingWrite& write) {
   r.commit = storage.hard_state().commit();
   r.n_entries = kept;
   r.value = keep_hard_state ? 1 : 0;
-  r.note = fmt::format("kept {} of {} entries, hard state {}", kept, entries.size(),
+  r.note = fmt::format("kept {} of {} entries, hard state {}{}", kept, entries.size(),
                        !write.ready.hard_state ? "none"
                        : keep_hard_state       ? "kept"
-                                               : "lost");
+                                               : "lost",
+                       lost_snapshot ? ", snapshot install lost" : "");
   trace_.record(std::move(r));
 }
 
@@ -213,6 +222,10 @@ void SimCluster::set_apply_observer(
 
 void SimCluster::set_restart_observer(std::function<void(int node)> observer) {
   restart_observer_ = std::move(observer);
+}
+
+void SimCluster::set_restore_observer(std::function<void(int node, Index index)> observer) {
+  restore_observer_ = std::move(observer);
 }
 
 }  // namespace raft::sim

@@ -46,6 +46,12 @@ std::string_view to_string(TraceKind kind) {
       return "clock";
     case TraceKind::kTornWrite:
       return "torn";
+    case TraceKind::kConfChange:
+      return "confchange";
+    case TraceKind::kSnapshot:
+      return "snapshot";
+    case TraceKind::kRestore:
+      return "restore";
   }
   return "?";
 }

@@ -28,11 +28,14 @@ enum class TraceKind {
   kPersist,
   // Appended after the original kinds, so the hashes of runs that use none of them keep
   // their values.
-  kPause,      // a node is stopped (SIGSTOP)
-  kResume,     // a paused node continues (SIGCONT)
-  kBuffer,     // a message reached a paused node and waits in its socket buffer
-  kClock,      // a node's tick interval, drawn once with clock skew (value: microseconds)
-  kTornWrite,  // a crash tore an in-flight disk write (n_entries kept, value: hard state kept)
+  kPause,       // a node is stopped (SIGSTOP)
+  kResume,      // a paused node continues (SIGCONT)
+  kBuffer,      // a message reached a paused node and waits in its socket buffer
+  kClock,       // a node's tick interval, drawn once with clock skew (value: microseconds)
+  kTornWrite,   // a crash tore an in-flight disk write (n_entries kept, value: hard state kept)
+  kConfChange,  // a membership change proposed (index: its entry, value: the status code)
+  kSnapshot,    // a node snapshotted its state machine (index) and compacted its log
+  kRestore,     // a node installed a snapshot from its leader (index)
 };
 
 std::string_view to_string(TraceKind kind);

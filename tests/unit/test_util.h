@@ -3,6 +3,7 @@
 // in-memory cluster for the few tests that need real peers. Header-only, tests only.
 #pragma once
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <deque>
@@ -168,6 +169,40 @@ inline pb::Message heartbeat_response(const NodeId& from, const NodeId& to, Term
   return make_message(pb::MSG_HEARTBEAT_RESP, from, to, term);
 }
 
+inline pb::SnapshotMetadata make_snapshot_metadata(Index index, Term term,
+                                                   const pb::Configuration& configuration,
+                                                   std::uint64_t size) {
+  pb::SnapshotMetadata metadata;
+  metadata.set_index(index);
+  metadata.set_term(term);
+  *metadata.mutable_configuration() = configuration;
+  metadata.set_size(size);
+  return metadata;
+}
+
+// One InstallSnapshot chunk: `data` at `offset` of the snapshot `metadata`.
+inline pb::Message snapshot_chunk(const NodeId& from, const NodeId& to, Term term,
+                                  const pb::SnapshotMetadata& metadata, std::uint64_t offset,
+                                  std::string data) {
+  pb::Message m = make_message(pb::MSG_SNAPSHOT, from, to, term);
+  *m.mutable_snapshot() = metadata;
+  m.set_offset(offset);
+  m.set_data(std::move(data));
+  return m;
+}
+
+// A follower's answer to a chunk of the snapshot index@snapshot_term: it expects `offset`.
+inline pb::Message snapshot_response(const NodeId& from, const NodeId& to, Term term,
+                                     Index snapshot_index, Term snapshot_term, std::uint64_t offset,
+                                     bool reject = false) {
+  pb::Message m = make_message(pb::MSG_SNAPSHOT_RESP, from, to, term);
+  m.mutable_snapshot()->set_index(snapshot_index);
+  m.mutable_snapshot()->set_term(snapshot_term);
+  m.set_offset(offset);
+  m.set_reject(reject);
+  return m;
+}
+
 // The messages of `type` in `messages`, optionally only those addressed to `to`.
 inline std::vector<pb::Message> filter(const std::vector<pb::Message>& messages,
                                        pb::MessageType type, const NodeId& to = {}) {
@@ -188,6 +223,8 @@ struct Drained {
   std::vector<pb::Entry> entries;               // Ready::entries (persisted)
   std::vector<pb::HardState> hard_states;       // every Ready::hard_state that was set
   std::vector<pb::Entry> committed_entries;     // Ready::committed_entries (applied)
+  std::vector<SnapshotChunk> snapshot_chunks;   // Ready::snapshot_chunks (written)
+  std::vector<pb::SnapshotMetadata> snapshots;  // every Ready::snapshot (installed)
   std::size_t readies = 0;
 
   // Everything sent, in the order the host sends it.
@@ -204,6 +241,9 @@ struct Drained {
     hard_states.insert(hard_states.end(), other.hard_states.begin(), other.hard_states.end());
     committed_entries.insert(committed_entries.end(), other.committed_entries.begin(),
                              other.committed_entries.end());
+    snapshot_chunks.insert(snapshot_chunks.end(), other.snapshot_chunks.begin(),
+                           other.snapshot_chunks.end());
+    snapshots.insert(snapshots.end(), other.snapshots.begin(), other.snapshots.end());
     readies += other.readies;
   }
 };
@@ -243,6 +283,7 @@ class TestNode {
   void restart() {
     node_.reset();
     config_.applied = applied_.empty() ? config_.applied : applied_.back().index();
+    config_.applied = std::max(config_.applied, storage_.snapshot().index());
     start();
   }
 
@@ -251,8 +292,18 @@ class TestNode {
   }
   void step(const pb::Message& message) { static_cast<void>(node_->step(message)); }
 
-  // Step 2 of the Ready contract: append entries, store the hard state.
+  // Step 2 of the Ready contract: write snapshot chunks, install a complete snapshot, append
+  // entries, store the hard state.
   void persist(const Ready& rd) {
+    for (const SnapshotChunk& chunk : rd.snapshot_chunks) {
+      if (chunk.offset == 0) receiving_snapshot_.clear();
+      receiving_snapshot_.resize(chunk.offset);
+      receiving_snapshot_ += chunk.data;
+    }
+    if (rd.snapshot) {
+      storage_.apply_snapshot(*rd.snapshot, receiving_snapshot_);
+      receiving_snapshot_.clear();
+    }
     if (!rd.entries.empty()) {
       Status st = storage_.append(rd.entries);
       REQUIRE(st.ok());
@@ -276,6 +327,9 @@ class TestNode {
       if (rd.hard_state) out->hard_states.push_back(*rd.hard_state);
       out->committed_entries.insert(out->committed_entries.end(), rd.committed_entries.begin(),
                                     rd.committed_entries.end());
+      out->snapshot_chunks.insert(out->snapshot_chunks.end(), rd.snapshot_chunks.begin(),
+                                  rd.snapshot_chunks.end());
+      if (rd.snapshot) out->snapshots.push_back(*rd.snapshot);
       ++out->readies;
     }
     return rd;
@@ -301,6 +355,7 @@ class TestNode {
   MemoryStorage storage_;
   std::unique_ptr<RawNode> node_;
   std::vector<pb::Entry> applied_;
+  std::string receiving_snapshot_;  // the partial snapshot being received from a leader
 };
 
 // Answers the (pre-)vote requests in `sent` with grants. Returns how many it answered.

@@ -53,10 +53,10 @@ class LogReader {
   virtual Result<pb::SnapshotMetadata> snapshot_metadata() const;
   // Up to max_bytes (at least 1 unless at the end) of the data of the snapshot at
   // `metadata.index()`/`metadata.term()`, from byte `offset`. kNotFound if that snapshot is
-  // gone (a newer one replaced it: the leader then starts over with the newest).
+  // gone (a newer one replaced it: the leader then starts over with the newest); an
+  // implementation may keep serving a transfer in progress from a snapshot it replaced.
   virtual Result<std::string> read_snapshot(const pb::SnapshotMetadata& metadata,
-                                            std::uint64_t offset,
-                                            std::uint64_t max_bytes) const;
+                                            std::uint64_t offset, std::uint64_t max_bytes) const;
 
  protected:
   // The errors entries() must return for a range outside [first_index(), last_index() + 1),

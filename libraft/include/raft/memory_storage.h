@@ -5,6 +5,9 @@
 // keeps the MemoryStorage. Not thread-safe: one thread at a time.
 #pragma once
 
+#include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "raft/log_storage.h"
@@ -58,6 +61,14 @@ class MemoryStorage final : public LogReader {
   pb::Configuration configuration_;
   pb::SnapshotMetadata snapshot_;
   std::string snapshot_data_;
+  // The snapshot a transfer to a follower last read. A transfer in progress keeps reading it
+  // after a newer snapshot replaced it (as a file a reader holds open survives its removal),
+  // so a leader that snapshots often does not restart every transfer from zero.
+  struct Sending {
+    pb::SnapshotMetadata metadata;
+    std::shared_ptr<const std::string> data;
+  };
+  mutable std::optional<Sending> sending_;
   // entries_[0] is a dummy holding the index and term of the entry before the first one.
   std::vector<pb::Entry> entries_;
 };

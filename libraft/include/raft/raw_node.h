@@ -96,8 +96,9 @@ class RawNode {
   // Errors: kNotLeader (leader_hint() names the leader when known), kTransferInProgress.
   Result<Index> propose(std::string data);
   // Hands the node a message received from a peer. Messages from older terms are dropped
-  // (with an answer where that helps the sender catch up); vote requests from servers that
-  // are not voters of this node's configuration are dropped without changing its term.
+  // (with an answer where that helps the sender catch up); vote requests are answered
+  // whatever this node's configuration says of the candidate (configurations differ while
+  // a change travels), except while a leader is known within the election timeout.
   // Errors: kInvalidArgument for a message not addressed to this node or of unknown type,
   // kCorruption if the message would contradict committed state (the node refuses it).
   Status step(const pb::Message& message);

@@ -22,7 +22,11 @@ Consensus::Consensus(const Config& config, const LogReader* storage, const Initi
       config_(config),
       logger_(config.logger ? config.logger : &null_logger()),
       rng_(config.random_seed ^ fnv1a(config.id)),
-      log_(storage, initial.hard_state.commit(), config.applied) {
+      // Whatever the state machine applied was committed, even if the commit index on disk
+      // (saved lazily) is older.
+      log_(storage,
+           std::min(std::max(initial.hard_state.commit(), config.applied), storage->last_index()),
+           config.applied) {
   load_configurations(initial.configuration);
   term_ = initial.hard_state.term();
   vote_ = initial.hard_state.vote();
@@ -277,14 +281,13 @@ Status Consensus::step_checked(const pb::Message& m) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("message for {} delivered to {}", m.to(), id_));
   }
+  // Vote requests are answered on their merits whatever our configuration says of the
+  // candidate (dissertation 4.1): configurations differ between nodes while a change
+  // travels, and a lagging node that ignored a candidate it does not yet know as a voter
+  // could leave the cluster without any electable leader. A removed server cannot disrupt
+  // the cluster anyway: its pre-votes fail (its log lacks the entry that removed it) and
+  // followers that hear from a leader ignore vote requests (the lease below).
   const bool is_vote = m.type() == pb::MSG_VOTE || m.type() == pb::MSG_PRE_VOTE;
-  if (is_vote && voters_.count(m.from()) == 0) {
-    // Only voters of our configuration may campaign: a removed or unknown server must not
-    // move our term (a new server learns of the leader from its appends, not by voting).
-    log(LogLevel::kDebug, "ignored {} from {}: not a voter of our configuration",
-        pb::MessageType_Name(m.type()), m.from());
-    return {};
-  }
   if (m.term() > term_) {
     if (is_vote) {
       // A follower that heard from a leader within the election timeout keeps it: a node
@@ -299,7 +302,8 @@ Status Consensus::step_checked(const pb::Message& m) {
     }
     if (m.type() == pb::MSG_PRE_VOTE || (m.type() == pb::MSG_PRE_VOTE_RESP && !m.reject())) {
       // Neither a pre-vote request nor a granted pre-vote moves our term.
-    } else if (m.type() == pb::MSG_APPEND || m.type() == pb::MSG_HEARTBEAT) {
+    } else if (m.type() == pb::MSG_APPEND || m.type() == pb::MSG_HEARTBEAT ||
+               m.type() == pb::MSG_SNAPSHOT) {
       log(LogLevel::kInfo, "saw term {} from leader {}", m.term(), m.from());
       become_follower(m.term(), m.from());
     } else {
@@ -309,7 +313,8 @@ Status Consensus::step_checked(const pb::Message& m) {
     }
   } else if (m.term() < term_) {
     if ((config_.check_quorum || config_.pre_vote) &&
-        (m.type() == pb::MSG_APPEND || m.type() == pb::MSG_HEARTBEAT)) {
+        (m.type() == pb::MSG_APPEND || m.type() == pb::MSG_HEARTBEAT ||
+         m.type() == pb::MSG_SNAPSHOT)) {
       // A stale leader (cut off, now back) learns the new term and steps down. Without this
       // it would never hear of it: with PreVote/CheckQuorum we do not campaign against it.
       send(make_message(pb::MSG_APPEND_RESP, m.from()));

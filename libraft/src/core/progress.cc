@@ -49,7 +49,9 @@ bool Progress::maybe_update(Index n) {
   if (match_ < n) {
     match_ = n;
     updated = true;
-    probe_sent_ = false;
+    // A chunk of a snapshot in flight keeps the peer paused until it is answered (a late
+    // acknowledgement of an older append must not send a second copy).
+    if (state_ != ProgressState::kSnapshot) probe_sent_ = false;
   }
   next_ = std::max(next_, n + 1);
   return updated;

@@ -56,8 +56,12 @@ void Consensus::handle_append_response(const pb::Message& m, Progress& pr) {
     pr.become_replicate();
   } else if (pr.state() == ProgressState::kSnapshot) {
     // The snapshot was installed (or the follower had what it covers): back to the log, if
-    // the log still holds what comes next.
-    if (pr.match() + 1 < log_.first_index()) return;
+    // the log still holds what comes next; if it was compacted further while the snapshot
+    // travelled, the newest snapshot follows.
+    if (pr.match() + 1 < log_.first_index()) {
+      if (pr.match() >= pr.pending_snapshot().index()) start_snapshot(m.from(), pr);
+      return;
+    }
     log(LogLevel::kInfo, "{} is at {} after the snapshot; replicating the log", m.from(),
         pr.match());
     pr.become_replicate();

@@ -125,17 +125,23 @@ Result<pb::SnapshotMetadata> MemoryStorage::snapshot_metadata() const {
 Result<std::string> MemoryStorage::read_snapshot(const pb::SnapshotMetadata& metadata,
                                                  std::uint64_t offset,
                                                  std::uint64_t max_bytes) const {
-  if (snapshot_.index() == 0 || metadata.index() != snapshot_.index() ||
-      metadata.term() != snapshot_.term()) {
+  const bool current = snapshot_.index() != 0 && metadata.index() == snapshot_.index() &&
+                       metadata.term() == snapshot_.term();
+  const bool in_transfer = sending_ && metadata.index() == sending_->metadata.index() &&
+                           metadata.term() == sending_->metadata.term();
+  if (!current && !in_transfer) {
     return Status(ErrorCode::kNotFound,
                   fmt::format("snapshot {}@{} is gone", metadata.index(), metadata.term()));
   }
-  if (offset > snapshot_data_.size()) {
-    return Status(
-        ErrorCode::kInvalidArgument,
-        fmt::format("offset {} is past the snapshot's {} bytes", offset, snapshot_data_.size()));
+  if (!in_transfer) {
+    sending_ = Sending{snapshot_, std::make_shared<const std::string>(snapshot_data_)};
   }
-  return snapshot_data_.substr(offset, max_bytes);
+  const std::string& data = *sending_->data;
+  if (offset > data.size()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("offset {} is past the snapshot's {} bytes", offset, data.size()));
+  }
+  return data.substr(offset, max_bytes);
 }
 
 void MemoryStorage::set_configuration(const pb::Configuration& configuration) {
