@@ -427,6 +427,34 @@ TEST_CASE("a follower installs a complete snapshot through Ready", "[snapshot]")
   for (const pb::Entry& e : all.committed_entries) CHECK(e.index() <= 1);
 }
 
+TEST_CASE(
+    "a follower ignores chunks of another snapshot until the completed one was handed out to "
+    "install",
+    "[snapshot]") {
+  // Found by raft-sim (seed 288, 7 nodes): the chunks of a newer snapshot travelled in the
+  // same Ready as the install of the completed one, so the host started the newer one's
+  // partial file before installing the older.
+  TestNode n(follower_setup());
+  n.drain();
+  for (std::uint64_t offset : {0, 10, 20}) n.step(chunk_at(offset));
+  const pb::SnapshotMetadata newer = make_snapshot_metadata(kFollowerSnapshotIndex + 5, kLeaderTerm,
+                                                            follower_snapshot_configuration(), 4);
+  n.step(snapshot_chunk("n2", "n1", kLeaderTerm, newer, 0, "abcd"));
+  Ready rd = n->ready();
+  REQUIRE(rd.snapshot);
+  CHECK(rd.snapshot->index() == kFollowerSnapshotIndex);
+  for (const SnapshotChunk& c : rd.snapshot_chunks) {
+    CHECK(c.metadata.index() == kFollowerSnapshotIndex);
+  }
+  n.persist(rd);
+  n->advance();
+  // Once the install was handed out, the newer snapshot is accepted.
+  n.step(snapshot_chunk("n2", "n1", kLeaderTerm, newer, 0, "abcd"));
+  Drained d = n.drain();
+  REQUIRE(d.snapshots.size() == 1);
+  CHECK(d.snapshots.front().index() == kFollowerSnapshotIndex + 5);
+}
+
 TEST_CASE("a follower that installed a snapshot has commit applied and log at its index",
           "[snapshot]") {
   TestNode n(follower_setup());

@@ -102,6 +102,14 @@ void Consensus::handle_snapshot(const pb::Message& m) {
     answer_append(log_.committed());
     return;
   }
+  if (log_.unstable().snapshot()) {
+    // A completed snapshot waits for the host to install it: the chunks of another one must
+    // not travel in the same Ready (the host would start the new one's partial file before
+    // installing the old). The leader resends this chunk later.
+    log(LogLevel::kDebug, "ignored a chunk of snapshot {}: snapshot {} is not installed yet",
+        meta.index(), log_.unstable().snapshot()->index());
+    return;
+  }
   if (m.offset() == 0 && log_.match_term(meta.index(), meta.term())) {
     // Our log already holds its last entry: commit up to it instead of installing it.
     incoming_.reset();
