@@ -2,11 +2,18 @@
 // 4 KiB write + fdatasync rate of the same disk (the physical limit of one sync per batch),
 // and the time to open a 1,000,000-entry log. Prints figures; never run as a test.
 //
-//   log_store_bench [--dir DIR] [--seconds S]   (S per measured point, default 1)
+//   log_store_bench [--dir DIR] [--seconds S] [--repeat N]
+//
+// S seconds per measured point (default 1). Each point is measured N times (default 1),
+// each time right after a raw overwrite measurement of S seconds, and the medians are
+// printed: "raw ovw/s" is the raw overwrite rate measured next to the point, and "vs raw
+// overwrite" the median of the per-repetition ratios, so that a disk whose speed drifts
+// (a shared machine) compares each point with the disk as it was at that moment.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -69,19 +76,59 @@ double raw_sync_rate(const std::string& dir, double seconds, bool grow) {
   return rate;
 }
 
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+struct LogRate {
+  double appends = 0;  // entries per second
+  double syncs = 0;    // append() calls (one fdatasync each) per second
+};
+
+// Appends batches of `batch` entries of `size` bytes to a fresh log in `log_dir` for
+// `seconds`; the log is removed afterwards.
+LogRate log_append_rate(const std::string& log_dir, std::size_t size, std::size_t batch,
+                        double seconds) {
+  auto& fs = raft::posix_file_system();
+  std::uint64_t entries = 0;
+  std::uint64_t syncs = 0;
+  double elapsed = 0;
+  {
+    auto log = raft::SegmentedLog::open(fs, log_dir);
+    if (!log.ok()) fail(log.status());
+    std::vector<raft::pb::Entry> batch_entries;
+    raft::Index next = 1;
+    const auto start = Clock::now();
+    while ((elapsed = seconds_since(start)) < seconds) {
+      batch_entries.clear();
+      for (std::size_t k = 0; k < batch; ++k) batch_entries.push_back(make_entry(next++, size));
+      if (auto s = (*log)->append(batch_entries); !s.ok()) fail(s);
+      entries += batch;
+      ++syncs;
+    }
+  }
+  (void)fs.remove_all(log_dir);
+  return LogRate{static_cast<double>(entries) / elapsed, static_cast<double>(syncs) / elapsed};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string parent = "/tmp";
   double seconds = 1.0;
+  int repeat = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--dir" && i + 1 < argc) {
       parent = argv[++i];
     } else if (arg == "--seconds" && i + 1 < argc) {
       seconds = std::atof(argv[++i]);
+    } else if (arg == "--repeat" && i + 1 < argc) {
+      repeat = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: %s [--dir DIR] [--seconds S]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--dir DIR] [--seconds S] [--repeat N]\n", argv[0]);
       return 2;
     }
   }
@@ -99,35 +146,28 @@ int main(int argc, char** argv) {
   fmt::print("  overwrite (no size change): {:.0f} syncs/s ({:.3f} ms each)\n", raw, 1000.0 / raw);
   fmt::print("  append (file grows):        {:.0f} syncs/s ({:.3f} ms each)\n\n", raw_grow,
              1000.0 / raw_grow);
-  fmt::print("{:>9} {:>6} {:>12} {:>10} {:>13} {:>17}\n", "entry", "batch", "appends/s", "MB/s",
-             "fdatasyncs/s", "vs raw overwrite");
+  fmt::print("{:>9} {:>6} {:>12} {:>10} {:>13} {:>10} {:>17}\n", "entry", "batch", "appends/s",
+             "MB/s", "fdatasyncs/s", "raw ovw/s", "vs raw overwrite");
   int point = 0;
   for (std::size_t size : {std::size_t{100}, std::size_t{1024}, std::size_t{64 * 1024}}) {
     for (std::size_t batch : {std::size_t{1}, std::size_t{16}, std::size_t{256}}) {
-      const std::string log_dir = fmt::format("{}/log{}", dir, point++);
-      std::uint64_t entries = 0;
-      std::uint64_t syncs = 0;
-      double elapsed = 0;
-      {
-        auto log = raft::SegmentedLog::open(fs, log_dir);
-        if (!log.ok()) fail(log.status());
-        std::vector<raft::pb::Entry> batch_entries;
-        raft::Index next = 1;
-        const auto start = Clock::now();
-        while ((elapsed = seconds_since(start)) < seconds) {
-          batch_entries.clear();
-          for (std::size_t k = 0; k < batch; ++k) batch_entries.push_back(make_entry(next++, size));
-          if (auto s = (*log)->append(batch_entries); !s.ok()) fail(s);
-          entries += batch;
-          ++syncs;
-        }
+      std::vector<double> appends;
+      std::vector<double> syncs;
+      std::vector<double> raws;
+      std::vector<double> ratios;
+      for (int r = 0; r < repeat; ++r) {
+        const double raw_now = raw_sync_rate(dir, seconds, false);
+        const LogRate rate =
+            log_append_rate(fmt::format("{}/log{}", dir, point++), size, batch, seconds);
+        appends.push_back(rate.appends);
+        syncs.push_back(rate.syncs);
+        raws.push_back(raw_now);
+        ratios.push_back(rate.syncs / raw_now);
       }
-      (void)fs.remove_all(log_dir);
-      const double syncs_per_s = static_cast<double>(syncs) / elapsed;
-      fmt::print("{:>7} B {:>6} {:>12.0f} {:>10.1f} {:>13.0f} {:>16.0f}%\n", size, batch,
-                 static_cast<double>(entries) / elapsed,
-                 static_cast<double>(entries * size) / elapsed / 1e6, syncs_per_s,
-                 100.0 * syncs_per_s / raw);
+      const double appends_per_s = median(appends);
+      fmt::print("{:>7} B {:>6} {:>12.0f} {:>10.1f} {:>13.0f} {:>10.0f} {:>16.0f}%\n", size, batch,
+                 appends_per_s, appends_per_s * static_cast<double>(size) / 1e6, median(syncs),
+                 median(raws), 100.0 * median(ratios));
     }
   }
 

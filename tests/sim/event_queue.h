@@ -1,5 +1,5 @@
-// EventQueue: the simulator's pending events (node ticks, message deliveries and completed
-// disk writes), ordered by
+// EventQueue: the simulator's pending events (node ticks, message deliveries, completed
+// disk writes and snapshot writes), ordered by
 // (time, sequence number) so that events at the same time run in the order they were
 // scheduled — the order is total and the same for the same seed. Owned by SimCluster.
 #pragma once
@@ -14,16 +14,17 @@
 
 namespace raft::sim {
 
-enum class EventKind { kTick, kDeliver, kPersist };
+enum class EventKind { kTick, kDeliver, kPersist, kSnapshotWrite };
 
 struct Event {
   SimTime time = 0;
   std::uint64_t sequence = 0;
   EventKind kind = EventKind::kTick;
-  int node = -1;                  // the node that ticks, or the receiver
-  int from = -1;                  // the sender of a delivered message
-  std::uint64_t incarnation = 0;  // kTick, kPersist: the life of the node that scheduled it
-  pb::Message message;            // kDeliver
+  int node = -1;                     // the node that ticks, or the receiver
+  int from = -1;                     // the sender of a delivered message
+  std::uint64_t incarnation = 0;     // kTick, kPersist, kSnapshotWrite: the node's life then
+  std::uint64_t snapshot_index = 0;  // kSnapshotWrite: the snapshot captured
+  pb::Message message;               // kDeliver
 };
 
 class EventQueue {

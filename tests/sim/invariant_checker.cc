@@ -69,12 +69,12 @@ bool InvariantChecker::established_leader(int node, const RawNode& raw) const {
 }
 
 void InvariantChecker::before_append(int node, bool from_established_leader,
-                                     const MemoryStorage& storage,
+                                     const DurableView& storage,
                                      const std::vector<pb::Entry>& entries) {
   if (entries.empty()) return;
   NodeState& s = nodes_[static_cast<std::size_t>(node)];
   const Index first = entries.front().index();
-  const Index last_durable = storage.last_index();
+  const Index last_durable = storage.log.last_index();
   if (first == 0 || first > last_durable + 1) {
     fail(node, fmt::format("Ready.entries start at index {} but the durable log ends at {}", first,
                            last_durable));
@@ -88,7 +88,7 @@ void InvariantChecker::before_append(int node, bool from_established_leader,
   // Entries below the compaction point are ignored by the storage (a snapshot covers them);
   // they can only be committed ones. The first entry at or above it follows the entry at
   // first_index() - 1, whose term the storage still answers.
-  const Index first_kept = storage.first_index();
+  const Index first_kept = storage.log.first_index();
   std::optional<Term> prev_term;
   for (std::size_t k = 0; k < entries.size(); ++k) {
     const pb::Entry& e = entries[k];
@@ -103,7 +103,7 @@ void InvariantChecker::before_append(int node, bool from_established_leader,
     if (!prev_term) {
       prev_term = 0;
       if (e.index() > 1) {
-        auto t = storage.term(e.index() - 1);
+        auto t = storage.log.term(e.index() - 1);
         if (!t.ok()) {
           fail(node, "cannot read the term before Ready.entries: " + t.status().to_string());
         }
@@ -137,28 +137,28 @@ void InvariantChecker::before_append(int node, bool from_established_leader,
   }
 }
 
-void InvariantChecker::before_send(int node, const MemoryStorage& storage,
+void InvariantChecker::before_send(int node, const DurableView& storage,
                                    const pb::Message& message) {
   if (message.reject()) return;
   if (message.type() == pb::MSG_VOTE_RESP) {
-    const pb::HardState& hs = storage.hard_state();
+    const pb::HardState& hs = storage.hard_state;
     if (hs.term() != message.term() || hs.vote() != message.to()) {
       fail(node, fmt::format("grants its vote to {} in term {} before that vote is durable "
                              "(durable term {}, vote '{}')",
                              message.to(), message.term(), hs.term(), hs.vote()));
     }
   } else if (message.type() == pb::MSG_APPEND_RESP) {
-    if (storage.last_index() < message.index()) {
+    if (storage.log.last_index() < message.index()) {
       fail(node, fmt::format("acknowledges entries up to {} to {} before they are durable "
                              "(durable log ends at {})",
-                             message.index(), message.to(), storage.last_index()));
+                             message.index(), message.to(), storage.log.last_index()));
     }
   }
 }
 
-void InvariantChecker::after_persist(int node, const MemoryStorage& storage) {
+void InvariantChecker::after_persist(int node, const DurableView& storage) {
   NodeState& s = nodes_[static_cast<std::size_t>(node)];
-  const pb::HardState& hs = storage.hard_state();
+  const pb::HardState& hs = storage.hard_state;
   if (hs.term() < s.hard_term) {
     fail(node, fmt::format("durable term went back from {} to {}", s.hard_term, hs.term()));
   }
@@ -170,24 +170,26 @@ void InvariantChecker::after_persist(int node, const MemoryStorage& storage) {
   s.hard_vote = hs.vote();
 
   const Index commit = hs.commit();
-  if (commit < s.checked_commit) {
-    fail(node,
-         fmt::format("durable commit index went back from {} to {}", s.checked_commit, commit));
+  if (commit < s.life_commit || (!commit_volatile_ && commit < s.checked_commit)) {
+    fail(node, fmt::format("durable commit index went back from {} to {}",
+                           std::max(s.life_commit, s.checked_commit), commit));
   }
-  if (commit > storage.last_index()) {
+  s.life_commit = commit;
+  if (commit > storage.log.last_index()) {
     fail(node, fmt::format("durable commit index {} is beyond the durable log (last index {})",
-                           commit, storage.last_index()));
+                           commit, storage.log.last_index()));
   }
-  max_log_length_ = std::max(max_log_length_, storage.last_index() + 1 - storage.first_index());
-  if (commit == s.checked_commit) return;
+  max_log_length_ =
+      std::max(max_log_length_, storage.log.last_index() + 1 - storage.log.first_index());
+  if (commit <= s.checked_commit) return;
   // Compaction stays below the applied index, and a snapshot install checks what it covers
   // (on_restore) before it is persisted, so every entry up to the commit index that was not
   // checked yet is still in the log.
-  if (storage.first_index() > s.checked_commit + 1) {
+  if (storage.log.first_index() > s.checked_commit + 1) {
     fail(node, fmt::format("entries {}..{} were compacted before they were checked as committed",
-                           s.checked_commit + 1, storage.first_index() - 1));
+                           s.checked_commit + 1, storage.log.first_index() - 1));
   }
-  auto entries = storage.entries(s.checked_commit + 1, commit + 1, kNoLimit);
+  auto entries = storage.log.entries(s.checked_commit + 1, commit + 1, kNoLimit);
   if (!entries.ok()) fail(node, "cannot read committed entries: " + entries.status().to_string());
   for (const pb::Entry& e : entries.value()) {
     check_committed(node, e, "committed prefixes differ");
@@ -198,22 +200,22 @@ void InvariantChecker::after_persist(int node, const MemoryStorage& storage) {
   s.checked_commit = commit;
 }
 
-void InvariantChecker::on_apply(int node, const MemoryStorage& storage, const pb::Entry& entry) {
+void InvariantChecker::on_apply(int node, const DurableView& storage, const pb::Entry& entry) {
   NodeState& s = nodes_[static_cast<std::size_t>(node)];
   if (entry.index() != s.last_applied + 1) {
     fail(node, fmt::format("applied {} right after index {} (must be applied in order, exactly "
                            "once)",
                            describe(entry), s.last_applied));
   }
-  if (entry.index() > storage.hard_state().commit()) {
+  if (entry.index() > storage.hard_state.commit()) {
     fail(node, fmt::format("applied {} beyond the durable commit index {}", describe(entry),
-                           storage.hard_state().commit()));
+                           storage.hard_state.commit()));
   }
   check_committed(node, entry, "state machine safety");
   s.last_applied = entry.index();
 }
 
-void InvariantChecker::after_event(int node, const RawNode& raw, const MemoryStorage& storage,
+void InvariantChecker::after_event(int node, const RawNode& raw, const DurableView& storage,
                                    bool log_durable) {
   NodeState& s = nodes_[static_cast<std::size_t>(node)];
   if (raw.role() != Role::kLeader) {
@@ -238,8 +240,7 @@ void InvariantChecker::after_event(int node, const RawNode& raw, const MemorySto
   }
 }
 
-void InvariantChecker::check_leader_completeness(int node, Term term,
-                                                 const MemoryStorage& storage) {
+void InvariantChecker::check_leader_completeness(int node, Term term, const DurableView& storage) {
   // Leader completeness binds the entries committed in earlier terms. An entry is recorded
   // with the durable term of the node that first saw it committed, which is at least the
   // term it was committed in; entries first seen in this term or later are left out (a stale
@@ -249,17 +250,17 @@ void InvariantChecker::check_leader_completeness(int node, Term term,
     if (f.seen_in_term < term) last = index;
   }
   if (last == 0) return;
-  if (storage.last_index() < last) {
+  if (storage.log.last_index() < last) {
     fail(node, fmt::format("leader completeness: leader of term {} has log up to {} but "
                            "entries up to {} were committed in earlier terms",
-                           term, storage.last_index(), last));
+                           term, storage.log.last_index(), last));
   }
   // A compacted prefix is covered by the node's snapshot (checked when taken or restored);
   // the entry at the compaction point must still be the committed one.
-  const Index lo = std::max<Index>(1, storage.first_index());
+  const Index lo = std::max<Index>(1, storage.log.first_index());
   if (lo > 1) {
     auto found = committed_.find(lo - 1);
-    auto t = storage.term(lo - 1);
+    auto t = storage.log.term(lo - 1);
     if (found != committed_.end() && (!t.ok() || t.value() != found->second.term)) {
       fail(node, fmt::format("leader completeness: leader of term {} compacted its log at {} "
                              "(term {}) where an entry of term {} was committed",
@@ -267,7 +268,7 @@ void InvariantChecker::check_leader_completeness(int node, Term term,
     }
   }
   if (lo > last) return;
-  auto entries = storage.entries(lo, last + 1, kNoLimit);
+  auto entries = storage.log.entries(lo, last + 1, kNoLimit);
   if (!entries.ok()) fail(node, "cannot read the log: " + entries.status().to_string());
   for (const pb::Entry& e : entries.value()) {
     const Fingerprint f = fingerprint(e);
@@ -282,7 +283,7 @@ void InvariantChecker::check_leader_completeness(int node, Term term,
   }
 }
 
-void InvariantChecker::on_restore(int node, const MemoryStorage& storage,
+void InvariantChecker::on_restore(int node, const DurableView& storage,
                                   const pb::SnapshotMetadata& metadata,
                                   const std::vector<pb::Entry>& entries) {
   NodeState& s = nodes_[static_cast<std::size_t>(node)];
@@ -305,12 +306,37 @@ void InvariantChecker::on_restore(int node, const MemoryStorage& storage,
     fail(node, fmt::format("the snapshot at {} says term {} but its last entry has term {}", index,
                            metadata.term(), entries.back().term()));
   }
-  if (storage.first_index() != index + 1) {
+  if (storage.log.first_index() != index + 1) {
     fail(node, fmt::format("after installing the snapshot at {} the log starts at {}", index,
-                           storage.first_index()));
+                           storage.log.first_index()));
   }
   s.last_applied = index;
   s.checked_commit = std::max(s.checked_commit, index);
+  s.life_commit = std::max(s.life_commit, index);
+}
+
+void InvariantChecker::on_restart(int node, const DurableView& storage, Index applied) {
+  NodeState& s = nodes_[static_cast<std::size_t>(node)];
+  const Index last = storage.log.last_index();
+  if (last < s.checked_commit) {
+    fail(node, fmt::format("the crash lost committed entries: the durable log ends at {} but "
+                           "held committed entries up to {}",
+                           last, s.checked_commit));
+  }
+  if (storage.hard_state.commit() < applied) {
+    fail(node, fmt::format("after a restart the durable commit index {} is below the applied "
+                           "index {} (the snapshot the state machine restarts from)",
+                           storage.hard_state.commit(), applied));
+  }
+  if (applied + 1 < storage.log.first_index()) {
+    fail(node, fmt::format("after a restart the state machine starts at {} but the log starts "
+                           "at {}: entries in between are lost",
+                           applied, storage.log.first_index()));
+  }
+  // The state machine starts again at `applied`; entries after it are applied again.
+  s.last_applied = applied;
+  s.life_commit = 0;
+  after_persist(node, storage);
 }
 
 void InvariantChecker::on_crash(int node) {

@@ -25,6 +25,12 @@
 // special case: every property above holds across configurations (single-server changes),
 // for nodes outside the configuration too. The longest log seen (max_log_length()) lets
 // tests check that snapshots keep logs bounded.
+// Storages: the checker reads a node's durable state through a DurableView (its LogReader
+// and durable hard state), so it checks MemoryStorage and DurableStorage alike. With a
+// storage that saves the commit index only now and then (DurableStorage; see
+// set_commit_volatile()), a durable commit may go back across a restart, never below what
+// the node then applied (its snapshot) and never within one life; the committed entries a
+// node held durably must survive its crashes (on_restart()).
 // Owned by SimCluster; holds no pointers into nodes.
 #pragma once
 
@@ -40,6 +46,16 @@
 
 namespace raft::sim {
 
+// What the checker reads of a node's durable state: its log and its durable hard state.
+// Borrows both; build one per call.
+struct DurableView {
+  DurableView(const LogReader& l, const pb::HardState& hs) : log(l), hard_state(hs) {}
+  // NOLINTNEXTLINE(google-explicit-constructor): a MemoryStorage is such a view.
+  DurableView(const MemoryStorage& s) : log(s), hard_state(s.hard_state()) {}
+  const LogReader& log;
+  const pb::HardState& hard_state;
+};
+
 class InvariantChecker {
  public:
   // `context` describes the run (seed, time, recent events) for failure messages.
@@ -51,24 +67,31 @@ class InvariantChecker {
   bool established_leader(int node, const RawNode& raw) const;
   // Before a Ready's entries are appended to `node`'s storage; `from_established_leader` is
   // established_leader() sampled when the Ready was taken.
-  void before_append(int node, bool from_established_leader, const MemoryStorage& storage,
+  void before_append(int node, bool from_established_leader, const DurableView& storage,
                      const std::vector<pb::Entry>& entries);
   // When `node` hands the network a message (any time: before or after persisting).
-  void before_send(int node, const MemoryStorage& storage, const pb::Message& message);
+  void before_send(int node, const DurableView& storage, const pb::Message& message);
   // After a Ready's entries and hard state were made durable.
-  void after_persist(int node, const MemoryStorage& storage);
+  void after_persist(int node, const DurableView& storage);
   // When a committed entry is applied (after it was persisted).
-  void on_apply(int node, const MemoryStorage& storage, const pb::Entry& entry);
+  void on_apply(int node, const DurableView& storage, const pb::Entry& entry);
   // After an event was processed on a live node (its Ready drained). `log_durable`: no write
   // of the node is in flight, so its storage holds its whole log (leader completeness is
   // checked on the durable log, so a new leader is checked once its writes land).
-  void after_event(int node, const RawNode& raw, const MemoryStorage& storage,
+  void after_event(int node, const RawNode& raw, const DurableView& storage,
                    bool log_durable = true);
   // A crash ends the node's leadership, whatever it believed.
   void on_crash(int node);
+  // The storage keeps the commit index only now and then (DurableStorage): after a restart
+  // the durable commit may be lower than before the crash (see above). Off by default.
+  void set_commit_volatile(bool volatile_commit) { commit_volatile_ = volatile_commit; }
+  // `node` recovered its storage after a crash, and its state machine restarts at `applied`
+  // (its newest snapshot, or 0): the durable term and vote did not go back, every committed
+  // entry it held durably is still there, and the durable commit is at least `applied`.
+  void on_restart(int node, const DurableView& storage, Index applied);
   // `node` installed a snapshot (`storage` already reset to it) and replaced its state
   // machine by `entries` (those at 1..metadata.index()): they must be the committed ones.
-  void on_restore(int node, const MemoryStorage& storage, const pb::SnapshotMetadata& metadata,
+  void on_restore(int node, const DurableView& storage, const pb::SnapshotMetadata& metadata,
                   const std::vector<pb::Entry>& entries);
 
   const std::map<Term, NodeId>& leaders_by_term() const { return leader_by_term_; }
@@ -88,6 +111,7 @@ class InvariantChecker {
   };
   struct NodeState {
     Index checked_commit = 0;  // durable commit already compared with committed_
+    Index life_commit = 0;     // durable commit since the node's last restart
     Index last_applied = 0;
     Term leader_term = 0;           // term in which the node was last seen leader; 0 if not leader
     bool completeness_due = false;  // leader completeness of leader_term not yet checked
@@ -100,7 +124,7 @@ class InvariantChecker {
   // Compares `entry` with the committed entry at its index, recording it if new.
   void check_committed(int node, const pb::Entry& entry, const char* what);
   std::string describe(const pb::Entry& entry) const;
-  void check_leader_completeness(int node, Term term, const MemoryStorage& storage);
+  void check_leader_completeness(int node, Term term, const DurableView& storage);
 
   std::vector<NodeId> ids_;
   std::function<std::string()> context_;
@@ -109,6 +133,7 @@ class InvariantChecker {
   std::map<Index, Fingerprint> committed_;
   std::map<std::pair<Index, Term>, Fingerprint> entry_ids_;
   Index max_log_length_ = 0;
+  bool commit_volatile_ = false;
 };
 
 }  // namespace raft::sim

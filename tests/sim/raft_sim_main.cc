@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
     ("keys", "distinct keys", cxxopts::value<int>()->default_value("4"))
     ("bug", bug_help, cxxopts::value<std::string>()->default_value(""))
     ("no-check-quorum", "run the nodes without CheckQuorum")
+    ("storage", "where nodes keep raft state: memory, or disk (the real log store over a "
+                "fault-injecting file system)", cxxopts::value<std::string>()->default_value("memory"))
     ("trace", "print every event of each run (use with one seed)")
     ("stop-on-failure", "stop at the first failing seed")
     ("h,help", "print this help");
@@ -52,6 +54,10 @@ int main(int argc, char** argv) {
     trace = args.count("trace") > 0;
     base.check_quorum = args.count("no-check-quorum") == 0;
     stop = args.count("stop-on-failure") > 0;
+    base.storage = args["storage"].as<std::string>();
+    if (!raft::sim::valid_storage(base.storage)) {
+      throw cxxopts::exceptions::exception("--storage must be memory or disk");
+    }
     std::string error;
     if (!raft::sim::parse_faults(args["faults"].as<std::string>(), &base.faults, &error)) {
       std::cerr << "raft-sim: " << error << "\n";

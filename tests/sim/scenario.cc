@@ -46,12 +46,15 @@ bool valid_bug(const std::string& name) {
   return false;
 }
 
+bool valid_storage(const std::string& name) { return name == "memory" || name == "disk"; }
+
 std::string replay_command(const ScenarioOptions& o) {
   std::string cmd = fmt::format(
       "raft-sim --from {} --seeds 1 --nodes {} --faults {} --ops {} --clients {} --keys {}", o.seed,
       o.nodes, join(o.faults), o.ops, o.clients, o.keys);
   if (!o.bug.empty()) cmd += " --bug " + o.bug;
   if (!o.check_quorum) cmd += " --no-check-quorum";
+  if (o.storage != "memory") cmd += " --storage " + o.storage;
   return cmd + " --trace";
 }
 
@@ -61,6 +64,14 @@ ScenarioResult run_scenario(const ScenarioOptions& options) {
   sim.seed = options.seed;
   sim.keep_trace_lines = options.trace;
   sim.check_quorum = options.check_quorum;
+  if (options.storage == "disk") {
+    sim.storage = StorageKind::kDisk;
+    // Segment sizes from a few records to many, preallocated or grown: drawn from the seed,
+    // not the cluster's SimRandom, so memory runs keep their meaning.
+    SimRandom r(options.seed ^ 0xd15c5ull);
+    sim.disk_segment_size = std::uint64_t{1} << r.uniform(10, 16);
+    sim.disk_preallocate = r.chance(0.5);
+  }
   fault_set_options(options.faults, &sim);
   // Half of the runs send one entry per AppendEntries: deep pipelines, and a new leader's
   // no-op travelling apart from the older entries before it (figure 8 needs that).

@@ -29,6 +29,9 @@ struct ScenarioOptions {
   // leads; on, it steps down within two election timeouts, which hides a leader's local
   // reads most of the time (that is what lease reads rely on, with a clock-drift bound).
   bool check_quorum = true;
+  // Where the nodes keep their raft state: "memory" (MemoryStorage) or "disk"
+  // (DurableStorage over a fault-injecting file system; see SimOptions::storage).
+  std::string storage = "memory";
 };
 
 struct ScenarioResult {
@@ -46,6 +49,8 @@ struct ScenarioResult {
 // The bug switches: the core's InjectedBugs plus the simulated clients' leader_local_read.
 const std::vector<std::string>& bug_names();
 bool valid_bug(const std::string& name);
+// Whether `name` is a storage raft-sim accepts ("memory" or "disk").
+bool valid_storage(const std::string& name);
 
 ScenarioResult run_scenario(const ScenarioOptions& options);
 

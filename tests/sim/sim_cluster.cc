@@ -41,10 +41,14 @@ SimCluster::SimCluster(const SimOptions& options)
   const pb::Configuration configuration =
       make_configuration(std::vector<NodeId>(ids.begin(), ids.begin() + options.num_nodes));
   // Extra nodes start with no configuration: they wait to be added.
+  // Disk mode: each node's file system is seeded from the run (no random number drawn).
   for (std::size_t k = 0; k < ids.size(); ++k) {
     nodes_.push_back(std::make_unique<SimNode>(
-        ids[k], static_cast<int>(k) < options.num_nodes ? configuration : pb::Configuration()));
+        ids[k], static_cast<int>(k) < options.num_nodes ? configuration : pb::Configuration(),
+        options.storage, (options.seed ^ 0xd15cf5ull) * 0x9e3779b97f4a7c15ull + k,
+        DurableStorage::Options{{options.disk_segment_size, options.disk_preallocate}, 2}));
   }
+  checker_.set_commit_volatile(options.storage == StorageKind::kDisk);
   pending_writes_.resize(nodes_.size());
   pause_.resize(nodes_.size());
   draw_tick_intervals();
@@ -157,6 +161,21 @@ void SimCluster::process(Event event) {
     finish_write(event.node);
     return;
   }
+  if (event.kind == EventKind::kSnapshotWrite) {
+    // A snapshot of an earlier life was lost in the crash.
+    if (!n.alive() || n.incarnation() != event.incarnation ||
+        n.snapshot_in_flight_index() != event.snapshot_index) {
+      return;
+    }
+    // A stopped process writes nothing: the write completes some time after it resumes.
+    if (paused(event.node)) {
+      event.time = now_ + tick_interval(event.node);
+      queue_.push(std::move(event));
+      return;
+    }
+    finish_snapshot(event.node);
+    return;
+  }
   if (event.kind == EventKind::kTick) {
     // A tick scheduled by an earlier life of the node is stale.
     if (!n.alive() || n.incarnation() != event.incarnation) return;
@@ -249,39 +268,67 @@ void SimCluster::drain(int i) {
     e.incarnation = n.incarnation();
     queue_.push(std::move(e));
   }
-  checker_.after_event(i, raw, n.storage(), !pending.has_value());
+  checker_.after_event(i, raw, n.durable(), !pending.has_value());
 }
 
 void SimCluster::complete_write(int i, const Ready& rd, bool from_established_leader) {
   SimNode& n = mutable_node(i);
-  MemoryStorage& storage = n.storage();
-  // 2. Write snapshot chunks; install a completed snapshot (storage reset to it, state machine
-  // restored) before appending the entries that follow it. Then persist entries and hard
-  // state (MemoryStorage writes count as durable).
-  for (const SnapshotChunk& chunk : rd.snapshot_chunks) {
-    Status st = n.write_snapshot_chunk(chunk);
-    if (!st.ok()) fail(fmt::format("{}: {}", n.id(), st.to_string()));
-  }
-  if (rd.snapshot) install_snapshot(i, *rd.snapshot);
-  checker_.before_append(i, from_established_leader, storage, rd.entries);
-  if (!rd.entries.empty()) {
-    Status st = storage.append(rd.entries);
-    if (!st.ok()) {
-      fail(fmt::format("{}: appending Ready.entries failed: {}", n.id(), st.to_string()));
+  if (n.storage_kind() == StorageKind::kMemory) {
+    MemoryStorage& storage = n.storage();
+    // 2. Write snapshot chunks; install a completed snapshot (storage reset to it, state
+    // machine restored) before appending the entries that follow it. Then persist entries and
+    // hard state (MemoryStorage writes count as durable).
+    for (const SnapshotChunk& chunk : rd.snapshot_chunks) {
+      Status st = n.write_snapshot_chunk(chunk);
+      if (!st.ok()) fail(fmt::format("{}: {}", n.id(), st.to_string()));
     }
+    if (rd.snapshot) install_snapshot(i, *rd.snapshot);
+    checker_.before_append(i, from_established_leader, storage, rd.entries);
+    if (!rd.entries.empty()) {
+      Status st = storage.append(rd.entries);
+      if (!st.ok()) {
+        fail(fmt::format("{}: appending Ready.entries failed: {}", n.id(), st.to_string()));
+      }
+    }
+    if (rd.hard_state) storage.set_hard_state(*rd.hard_state);
+  } else {
+    // 2. DurableStorage::persist: a snapshot first (chunks, then the install), so the
+    // checker sees the log reset before the entries that follow it.
+    const bool has_snapshot = !rd.snapshot_chunks.empty() || rd.snapshot.has_value();
+    if (has_snapshot) {
+      Ready part;
+      part.snapshot_chunks = rd.snapshot_chunks;
+      part.snapshot = rd.snapshot;
+      part.must_sync = true;
+      Status st = n.persist(part);
+      if (!st.ok())
+        fail(fmt::format("{}: persisting a snapshot failed: {}", n.id(), st.to_string()));
+      if (rd.snapshot) install_snapshot(i, *rd.snapshot);
+    }
+    checker_.before_append(i, from_established_leader, n.durable(), rd.entries);
+    Status st;
+    if (has_snapshot) {
+      Ready rest;
+      rest.entries = rd.entries;
+      rest.hard_state = rd.hard_state;
+      rest.must_sync = rd.must_sync;
+      st = n.persist(rest);
+    } else {
+      st = n.persist(rd);
+    }
+    if (!st.ok()) fail(fmt::format("{}: persisting a Ready failed: {}", n.id(), st.to_string()));
   }
-  if (rd.hard_state) storage.set_hard_state(*rd.hard_state);
-  checker_.after_persist(i, storage);
+  checker_.after_persist(i, n.durable());
   // 3. Messages that promise durability.
   for (const pb::Message& m : rd.persisted_messages) send(i, m);
   // 4. Apply committed entries, in order.
   for (const pb::Entry& e : rd.committed_entries) {
-    checker_.on_apply(i, storage, e);
+    checker_.on_apply(i, n.durable(), e);
     n.apply(e);
     if (apply_observer_) apply_observer_(i, e);
   }
   if (!rd.committed_entries.empty() && options_.snapshot_threshold > 0 &&
-      n.applied_index() - storage.snapshot().index() >= options_.snapshot_threshold) {
+      n.applied_index() - n.snapshot_index() >= options_.snapshot_threshold) {
     take_snapshot(i);
   }
 }
@@ -298,25 +345,43 @@ void SimCluster::install_snapshot(int i, const pb::SnapshotMetadata& metadata) {
   r.index = metadata.index();
   r.value = metadata.size();
   trace_.record(std::move(r));
-  checker_.on_restore(i, n.storage(), metadata, n.applied_log());
+  checker_.on_restore(i, n.durable(), metadata, n.applied_log());
   if (restore_observer_) restore_observer_(i, metadata.index());
 }
 
 void SimCluster::take_snapshot(int i) {
   SimNode& n = mutable_node(i);
-  Status st = n.take_snapshot(options_.snapshot_trailing);
+  if (!n.begin_snapshot()) return;
+  // Disk mode: the snapshot is written while the node goes on (never in memory mode, whose
+  // runs draw no more random numbers than they always did).
+  if (n.storage_kind() == StorageKind::kDisk && options_.disk_delay_max > 0 && n.alive()) {
+    Event e;
+    e.time = now_ + random_.uniform_signed(options_.disk_delay_min, options_.disk_delay_max);
+    e.kind = EventKind::kSnapshotWrite;
+    e.node = i;
+    e.incarnation = n.incarnation();
+    e.snapshot_index = n.snapshot_in_flight_index();
+    queue_.push(std::move(e));
+    return;
+  }
+  finish_snapshot(i);
+}
+
+void SimCluster::finish_snapshot(int i) {
+  SimNode& n = mutable_node(i);
+  Status st = n.finish_snapshot(options_.snapshot_trailing);
   if (!st.ok()) fail(fmt::format("{}: taking a snapshot failed: {}", n.id(), st.to_string()));
   TraceRecord r;
   r.time = now_;
   r.kind = TraceKind::kSnapshot;
   r.node = i;
-  r.index = n.storage().snapshot().index();
-  r.value = n.storage().first_index();
+  r.index = n.snapshot_index();
+  r.value = n.log().first_index();
   trace_.record(std::move(r));
 }
 
 void SimCluster::send(int from, const pb::Message& message) {
-  checker_.before_send(from, node(from).storage(), message);
+  checker_.before_send(from, node(from).durable(), message);
   network_.count_sent(from, message);
   const int to = index_of(message.to());
   if (to < 0) {
@@ -490,7 +555,7 @@ Result<Index> SimCluster::change_membership(const ConfChange& change, SimTime ti
           // Nothing to change: the answer is the committed configuration entry.
           const pb::Entry* e = node(start).applied_at(r.value());
           if (e == nullptr) {
-            auto t = node(start).storage().term(r.value());
+            auto t = node(start).log().term(r.value());
             term = t.ok() ? t.value() : 0;
           } else {
             term = e->term();
@@ -525,7 +590,7 @@ Result<Index> SimCluster::change_membership(const ConfChange& change, SimTime ti
 pb::Configuration SimCluster::configuration(int i) const {
   if (alive(i)) return node(i).raw().status().configuration;
   // Down: the newest configuration entry of its durable log, else the snapshot's (or base).
-  const MemoryStorage& storage = node(i).storage();
+  const LogReader& storage = node(i).log();
   if (storage.last_index() >= storage.first_index()) {
     auto entries =
         storage.entries(storage.first_index(), storage.last_index() + 1, ~std::uint64_t{0});

@@ -17,14 +17,31 @@
 // its applied entries (a durable state machine); a restart passes Config::applied = the
 // applied index (never below the snapshot index), so nothing is applied twice.
 //
+// Storage (SimOptions::storage, see SimNode): memory (the default) keeps each node's raft
+// state in a MemoryStorage; disk keeps it in a raft::DurableStorage over the node's own
+// FaultInjectingFileSystem, seeded from the run, so crashes exercise the real recovery
+// code. Disk mode: step 2 of a Ready is DurableStorage::persist() (a Ready that installs a
+// snapshot is persisted in two writes: the snapshot first, then its entries and hard state);
+// an I/O error from it fails the run. The founding voters' storages are bootstrapped (entry
+// 1 is the configuration); extra nodes start empty. The state machine is volatile: a crash
+// is a power loss of the node's file system (kDropUnsynced; with torn_writes kTearTail or
+// kZeroTail, and a write in flight runs with the crash scheduled at a random one of its file
+// operations — a real torn write), the DurableStorage object is dropped and reopened at
+// once (the machine reboots: recovery runs, the checker checks what survived, and the state
+// machine is restored from the newest snapshot, which the restore observer is told about);
+// restart() then builds the RawNode, which re-applies the log after the snapshot. The
+// memory model below ("Crash model", "Torn writes") is the memory mode's.
+//
 // Snapshots (snapshot_threshold > 0, or snapshot(i)): a node's state machine is the list of
 // entries it applied, so a snapshot's data is all of them up to its index (SimNode), with
 // the configuration of the last configuration entry applied. After applying, a node that
 // applied snapshot_threshold entries since its last snapshot takes one and compacts its log
-// (keeping snapshot_trailing entries). A follower writes the chunks of a leader's snapshot
-// into a volatile partial buffer and, when the Ready says it is complete, installs it in
-// step 2 (before the Ready's entries): storage reset, applied entries replaced, the restore
-// observer called and the checker shown the restored entries. With disk delays the install
+// (keeping snapshot_trailing entries). The state machine's snapshot() is taken then; its
+// write_to() runs at once, or, in disk mode with disk_delay_max > 0, after a random disk delay
+// while the node keeps applying (a crash first loses it). A follower writes the chunks of a
+// leader's snapshot into a volatile partial buffer and, when the Ready says it is complete,
+// installs it in step 2 (before the Ready's entries): storage reset, applied entries replaced, the
+// restore observer called and the checker shown the restored entries. With disk delays the install
 // waits, like the rest of step 2, for the write to complete.
 //
 // Membership: nodes n<num_nodes+1>.. (extra_nodes) start with an empty storage and wait to be
@@ -133,6 +150,12 @@ struct SimOptions {
   std::uint64_t max_snapshot_chunk = 1 << 20;
   // Keep every trace event as a text line (Trace::lines()); costs time, for debugging.
   bool keep_trace_lines = false;
+  // Where the nodes keep their raft state (see "Storage" above).
+  StorageKind storage = StorageKind::kMemory;
+  // Disk mode: the log's segment size (small: segments roll over often, and the in-memory
+  // file system copies a file at each sync) and whether segments are preallocated.
+  std::uint64_t disk_segment_size = 32 << 10;
+  bool disk_preallocate = true;
   // Where the nodes log (not owned); nullptr: nowhere.
   Logger* logger = nullptr;
 };
@@ -227,7 +250,14 @@ class SimCluster {
   const SimNode& node(int i) const { return *nodes_[static_cast<std::size_t>(i)]; }
   // Node i's RawNode, or nullptr when it is down.
   RawNode* raw(int i);
+  // Memory storage only (SimFailure in disk mode).
   const MemoryStorage& storage(int i) const { return node(i).storage(); }
+  // Node i's durable log and hard state, whichever the storage.
+  const LogReader& log(int i) const { return node(i).log(); }
+  const pb::HardState& hard_state(int i) const { return node(i).hard_state(); }
+  // Disk storage only: node i's storage and file system.
+  DurableStorage& disk(int i) { return mutable_node(i).disk(); }
+  FaultInjectingFileSystem& fs(int i) { return mutable_node(i).fs(); }
   // Whether node i is up, not paused, connected and leader.
   bool is_leader(int i) const;
   // The live (up, not paused), connected leaders.
@@ -268,7 +298,8 @@ class SimCluster {
   // anything (so before it applies the committed entries it re-reads from storage).
   void set_restart_observer(std::function<void(int node)> observer);
   // Called when node i's state machine was replaced by a snapshot (an InstallSnapshot from
-  // the leader); node(i).applied_log() then holds everything the snapshot covers.
+  // the leader, or, in disk mode, the newest snapshot at a reboot after a crash);
+  // node(i).applied_log() then holds everything the snapshot covers.
   void set_restore_observer(std::function<void(int node, Index index)> observer);
   // Throws SimFailure with `what`, the seed, the time and the recent events.
   [[noreturn]] void fail(const std::string& what) const;
@@ -290,8 +321,13 @@ class SimCluster {
   void complete_write(int i, const Ready& rd, bool from_established_leader);
   // Installs the snapshot node i received (step 2), tells the checker and the observer.
   void install_snapshot(int i, const pb::SnapshotMetadata& metadata);
-  // Snapshots node i at its applied index and compacts its log.
+  // Snapshots node i at its applied index and compacts its log (disk mode with disk delays:
+  // the snapshot is written by a later event).
   void take_snapshot(int i);
+  // Writes node i's captured snapshot and compacts its log.
+  void finish_snapshot(int i);
+  // Disk mode: node i loses power (its write in flight, if any, torn or lost) and reboots.
+  void crash_disk(int i, const Ready* write);
   struct PendingWrite;
   // Keeps part of node i's lost in-flight write (torn_writes).
   void tear_write(int i, const PendingWrite& write);

@@ -21,7 +21,7 @@ void SimCluster::crash(int i) {
   r.kind = TraceKind::kCrash;
   r.node = i;
   r.term = n.raw().term();
-  r.index = n.storage().last_index();
+  r.index = n.log().last_index();
   auto& pending = pending_writes_[static_cast<std::size_t>(i)];
   r.n_entries = pending ? pending->ready.entries.size() : 0;
   // A paused process dies with its socket buffer (noted only then, so traces of runs
@@ -31,10 +31,44 @@ void SimCluster::crash(int i) {
   pause = PauseState{};
   trace_.record(std::move(r));
   n.crash();
-  // A disk write in flight is lost, or torn.
-  if (pending && options_.torn_writes) tear_write(i, *pending);
+  if (n.storage_kind() == StorageKind::kDisk) {
+    crash_disk(i, pending ? &pending->ready : nullptr);
+  } else if (pending && options_.torn_writes) {
+    // A disk write in flight is lost, or torn.
+    tear_write(i, *pending);
+  }
   pending.reset();
   checker_.on_crash(i);
+}
+
+void SimCluster::crash_disk(int i, const Ready* write) {
+  SimNode& n = mutable_node(i);
+  using CrashMode = FaultInjectingFileSystem::CrashMode;
+  CrashMode mode = CrashMode::kDropUnsynced;
+  std::uint64_t crash_at = 0;
+  const bool torn = write != nullptr && options_.torn_writes;
+  if (torn) {
+    mode = random_.chance(0.5) ? CrashMode::kTearTail : CrashMode::kZeroTail;
+    crash_at = random_.uniform(1, 16);
+  }
+  n.crash_storage(mode, torn ? write : nullptr, crash_at);
+  // The machine reboots: recovery runs now, and the checker sees what survived.
+  Status st = n.reopen_storage();
+  if (!st.ok()) fail(fmt::format("{}: recovery after a crash failed: {}", n.id(), st.to_string()));
+  TraceRecord r;
+  r.time = now_;
+  r.kind = TraceKind::kRestore;
+  r.node = i;
+  r.term = n.hard_state().term();
+  r.index = n.applied_index();
+  r.commit = n.hard_state().commit();
+  r.value = n.log().last_index();
+  r.note = fmt::format("reboot ({}{}): log {}..{}", torn ? "write in flight torn at call " : "",
+                       torn ? std::to_string(crash_at) : "power loss", n.log().first_index(),
+                       n.log().last_index());
+  trace_.record(std::move(r));
+  checker_.on_restart(i, n.durable(), n.applied_index());
+  if (restore_observer_) restore_observer_(i, n.applied_index());
 }
 
 void SimCluster::tear_write(int i, const PendingWrite& write) {
@@ -114,7 +148,7 @@ void SimCluster::pause(int i) {
   r.kind = TraceKind::kPause;
   r.node = i;
   r.term = node(i).raw().term();
-  r.index = node(i).storage().last_index();
+  r.index = node(i).log().last_index();
   trace_.record(std::move(r));
   pause_[static_cast<std::size_t>(i)].paused = true;
 }

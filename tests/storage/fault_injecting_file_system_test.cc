@@ -155,6 +155,95 @@ TEST_CASE("fault fs: a zero-filled tail keeps the size and loses the unsynced da
   CHECK(contents(fs, "/d/f") == std::string("abc\0\0\0\0", 7));
 }
 
+// A synced file of `size` zeros, open for writing, in a synced directory.
+std::unique_ptr<WritableFile> synced_zeros(FaultInjectingFileSystem& fs, std::size_t size) {
+  REQUIRE(fs.create_dirs("/d").ok());
+  auto file = fs.create_writable("/d/f");
+  REQUIRE(file.ok());
+  REQUIRE(fs.sync_dir("/d").ok());
+  REQUIRE((*file)->truncate(size).ok());
+  REQUIRE((*file)->sync().ok());
+  return std::move(*file);
+}
+
+TEST_CASE("fault fs: write_at overwrites in place, extends past the end, and counts as append") {
+  FaultInjectingFileSystem fs;
+  auto file = synced_zeros(fs, 8);
+  fs.reset_counts();
+  REQUIRE(file->write_at(2, "ab").ok());
+  CHECK(contents(fs, "/d/f") == std::string("\0\0ab\0\0\0\0", 8));
+  CHECK(file->size() == 8);
+  REQUIRE(file->write_at(7, "xyz").ok());
+  CHECK(contents(fs, "/d/f") == std::string("\0\0ab\0\0\0xyz", 10));
+  CHECK(file->size() == 10);
+  REQUIRE(file->write_at(12, "!").ok());  // past the end: the gap reads as zeros
+  CHECK(contents(fs, "/d/f") == std::string("\0\0ab\0\0\0xyz\0\0!", 13));
+  REQUIRE(file->append("?").ok());  // appends follow the new end
+  CHECK(contents(fs, "/d/f").back() == '?');
+  CHECK(fs.count(Op::kAppend) == 4);
+  // Only growth takes space.
+  fs.set_space_limit(2);
+  CHECK(file->write_at(0, "overwrite").ok());
+  CHECK(file->write_at(13, "++").ok());
+  CHECK(file->write_at(15, "++").code() == ErrorCode::kIoError);
+  CHECK(file->size() == 15);
+}
+
+TEST_CASE("fault fs: a crash drops an unsynced overwrite in place") {
+  FaultInjectingFileSystem fs;
+  auto file = synced_zeros(fs, 16);
+  REQUIRE(file->write_at(4, "abcd").ok());
+  REQUIRE(file->sync().ok());
+  REQUIRE(file->write_at(8, "efgh").ok());
+  fs.crash();
+  CHECK(contents(fs, "/d/f") == std::string("\0\0\0\0abcd", 8) + std::string(8, '\0'));
+}
+
+TEST_CASE("fault fs: a torn overwrite keeps a prefix of the changed range, the rest as synced") {
+  std::set<std::size_t> kept;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    FaultInjectingFileSystem fs(seed);
+    fs.set_crash_mode(CrashMode::kTearTail);
+    auto file = synced_zeros(fs, 32);
+    const std::string data = "0123456789";
+    REQUIRE(file->write_at(10, data).ok());
+    fs.crash();
+    const std::string after = contents(fs, "/d/f");
+    REQUIRE(after.size() == 32);
+    const std::size_t n = after.find_first_of('\0', 10) - 10;
+    REQUIRE(n <= data.size());
+    CHECK(after.substr(10, n) == data.substr(0, n));
+    CHECK(after.find_first_not_of('\0', 10 + n) == std::string::npos);
+    CHECK(after.find_first_not_of('\0') == (n == 0 ? std::string::npos : 10));
+    kept.insert(n);
+  }
+  CHECK(kept.size() > 1);
+}
+
+TEST_CASE("fault fs: a zero-filled overwrite zeroes the changed range") {
+  FaultInjectingFileSystem fs;
+  fs.set_crash_mode(CrashMode::kZeroTail);
+  auto file = synced_zeros(fs, 0);
+  REQUIRE(file->append("synced-old-data").ok());
+  REQUIRE(file->sync().ok());
+  REQUIRE(file->write_at(7, "NEW").ok());
+  fs.crash();
+  CHECK(contents(fs, "/d/f") == std::string("synced-\0\0\0-data", 15));
+}
+
+TEST_CASE("fault fs: a file truncated since its last sync falls back to its synced content") {
+  FaultInjectingFileSystem fs;
+  fs.set_crash_mode(CrashMode::kTearTail);
+  auto file = synced_zeros(fs, 0);
+  REQUIRE(file->append("synced").ok());
+  REQUIRE(file->sync().ok());
+  REQUIRE(file->truncate(2).ok());
+  REQUIRE(file->truncate(10).ok());
+  REQUIRE(file->write_at(2, "XYZ").ok());
+  fs.crash();
+  CHECK(contents(fs, "/d/f") == "synced");
+}
+
 TEST_CASE("fault fs: the nth call of a kind fails with an I/O error, once") {
   FaultInjectingFileSystem fs;
   REQUIRE(fs.create_dirs("/d").ok());

@@ -36,6 +36,37 @@ TEST_CASE("posix file system: append, writev, sync and read back", "[storage][po
   CHECK((*reopened)->size() == 6);
 }
 
+TEST_CASE("posix file system: write_at overwrites in place and extends past the end",
+          "[storage][posix]") {
+  TempDir tmp;
+  FileSystem& fs = posix_file_system();
+  const std::string path = tmp.path() + "/f";
+  auto w = fs.create_writable(path);
+  REQUIRE(w.ok());
+  REQUIRE((*w)->append("0123456789").ok());
+  REQUIRE((*w)->write_at(2, "ab").ok());
+  CHECK((*w)->size() == 10);
+  REQUIRE((*w)->write_at(8, "xyz").ok());
+  CHECK((*w)->size() == 11);
+  REQUIRE((*w)->append("!").ok());  // appends follow the end, not the last write
+  REQUIRE((*w)->write_at(14, "?").ok());
+  CHECK((*w)->size() == 15);
+  REQUIRE((*w)->sync().ok());
+  auto r = fs.open_readable(path);
+  REQUIRE(r.ok());
+  std::string out;
+  REQUIRE((*r)->read(0, 100, &out).ok());
+  CHECK(out == std::string("01ab4567xyz!\0\0?", 15));
+  // A reopened file appends at its end; write_at still writes where it is told.
+  REQUIRE((*w)->close().ok());
+  auto again = fs.open_writable(path);
+  REQUIRE(again.ok());
+  REQUIRE((*again)->append("#").ok());
+  REQUIRE((*again)->write_at(0, "Z").ok());
+  REQUIRE((*r)->read(0, 100, &out).ok());
+  CHECK(out == std::string("Z1ab4567xyz!\0\0?#", 16));
+}
+
 TEST_CASE("posix file system: directories, rename, list, remove", "[storage][posix]") {
   TempDir tmp;
   FileSystem& fs = posix_file_system();

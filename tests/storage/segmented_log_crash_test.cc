@@ -1,6 +1,7 @@
 // Crash behaviour of SegmentedLog on the fault-injecting file system: torn and zero-filled
-// tails, a crash at every call of a workload with rotation, suffix truncation and
-// compaction, corruption in the middle, and I/O errors.
+// tails, a crash at every call of a workload with rotation, suffix truncation, compaction
+// and restore, corruption in the middle, and I/O errors.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <string>
@@ -28,6 +29,7 @@ SegmentedLog::Options small_segments() {
 // What the log should hold: serialized entries by index, above a compaction point.
 struct Model {
   Index snapshot = 0;
+  Term snapshot_term = 0;
   std::map<Index, std::string> entries;
 
   Index last() const { return entries.empty() ? snapshot : entries.rbegin()->first; }
@@ -38,15 +40,38 @@ struct Model {
     }
   }
   void compact(Index i) {
+    pb::Entry e;
+    REQUIRE(e.ParseFromString(entries.at(i)));
     snapshot = i;
+    snapshot_term = e.term();
     entries.erase(entries.begin(), entries.upper_bound(i));
+  }
+  void restore(Index i, Term t) {
+    snapshot = i;
+    snapshot_term = t;
+    entries.clear();
   }
 };
 
-// One step of the workload: an append (batch non-empty) or a compaction.
+// One step of the workload: an append (batch non-empty), a compaction (compact_to) or a
+// restore (restore_term non-zero).
 struct Op {
   std::vector<pb::Entry> batch;
   Index compact_to = 0;
+  Index restore_to = 0;
+  Term restore_term = 0;
+
+  static Op restore(Index i, Term t) { return {{}, 0, i, t}; }
+  bool is_restore() const { return restore_term != 0; }
+  void apply(Model& model) const {
+    if (is_restore()) {
+      model.restore(restore_to, restore_term);
+    } else if (batch.empty()) {
+      model.compact(compact_to);
+    } else {
+      model.append(batch);
+    }
+  }
 };
 
 std::vector<Op> workload() {
@@ -62,7 +87,27 @@ std::vector<Op> workload() {
   return ops;
 }
 
+// Restores below, above and at the last index and below the compaction point, between
+// appends that rotate, truncate and compact.
+std::vector<Op> restore_workload() {
+  std::vector<Op> ops;
+  for (Index i = 1; i <= 10; i += 2) ops.push_back({make_entries(i, i + 1, 1, 40), 0});
+  ops.push_back({{}, 4});
+  ops.push_back(Op::restore(7, 2));  // below the last index, conflicting with entry 7
+  ops.push_back({make_entries(8, 12, 2, 40), 0});
+  ops.push_back(Op::restore(20, 3));  // past the last index
+  ops.push_back({make_entries(21, 25, 3, 40), 0});
+  ops.push_back({make_entries(23, 24, 4, 40), 0});  // truncation after a restore
+  ops.push_back(Op::restore(24, 4));                // at the last index
+  ops.push_back({make_entries(25, 28, 5, 40), 0});
+  ops.push_back({{}, 26});
+  ops.push_back(Op::restore(22, 6));  // below the compaction point
+  ops.push_back({make_entries(23, 30, 6, 40), 0});
+  return ops;
+}
+
 Status run(SegmentedLog& log, const Op& op) {
+  if (op.is_restore()) return log.restore(op.restore_to, op.restore_term);
   return op.batch.empty() ? log.compact(op.compact_to) : log.append(op.batch);
 }
 
@@ -77,20 +122,32 @@ bool is_prefix_of(const SegmentedLog& log, const Model& model) {
   return true;
 }
 
+// True if the log is exactly `model` up to some last index: same compaction point and term,
+// entries a prefix of the model's.
+bool holds_prefix_of(const SegmentedLog& log, const Model& model) {
+  return log.first_index() == model.snapshot + 1 &&
+         *log.term(model.snapshot) == model.snapshot_term && is_prefix_of(log, model);
+}
+
 // After a crash during `op`: the log opens, holds a prefix of the state before or after
-// the op, and lost nothing that was acknowledged before it.
+// the op, and lost nothing that was acknowledged before it. After a restore nothing of the
+// old log is left: neither entries at or below the restore point nor entries after it.
 void check_recovered(const SegmentedLog& log, const Model& acked, const Model& attempted,
                      const Op& op) {
-  const bool before = log.first_index() == acked.snapshot + 1 && is_prefix_of(log, acked);
-  const bool after = log.first_index() == attempted.snapshot + 1 && is_prefix_of(log, attempted);
+  REQUIRE(log.term(log.first_index() - 1).ok());
+  const bool before = holds_prefix_of(log, acked);
+  const bool after = holds_prefix_of(log, attempted);
   CHECK((before || after));
+  if (op.is_restore()) {
+    if (!after) CHECK(log.last_index() >= acked.last());
+    return;
+  }
   const Index floor =
       op.batch.empty() ? acked.last() : std::min(acked.last(), op.batch.front().index() - 1);
   CHECK(log.last_index() >= floor);
-  CHECK(log.term(log.first_index() - 1).ok());
 }
 
-void crash_at_every_call(Fs::CrashMode mode, std::uint64_t seed) {
+void crash_at_every_call(const std::vector<Op>& ops, Fs::CrashMode mode, std::uint64_t seed) {
   // A dry run counts the calls.
   std::uint64_t total = 0;
   {
@@ -98,7 +155,7 @@ void crash_at_every_call(Fs::CrashMode mode, std::uint64_t seed) {
     auto log = SegmentedLog::open(fs, kDir, small_segments());
     REQUIRE(log.ok());
     fs.reset_counts();
-    for (const auto& op : workload()) REQUIRE(run(**log, op).ok());
+    for (const auto& op : ops) REQUIRE(run(**log, op).ok());
     total = fs.calls();
   }
   for (std::uint64_t n = 1; n <= total + 1; ++n) {
@@ -112,13 +169,9 @@ void crash_at_every_call(Fs::CrashMode mode, std::uint64_t seed) {
       auto log = SegmentedLog::open(fs, kDir, small_segments());
       REQUIRE(log.ok());
       fs.schedule_crash(n);
-      for (const auto& op : workload()) {
+      for (const auto& op : ops) {
         attempted = acked;
-        if (op.batch.empty()) {
-          attempted.compact(op.compact_to);
-        } else {
-          attempted.append(op.batch);
-        }
+        op.apply(attempted);
         in_flight = op;
         if (!run(**log, op).ok()) break;
         acked = attempted;
@@ -143,17 +196,28 @@ void crash_at_every_call(Fs::CrashMode mode, std::uint64_t seed) {
 
 TEST_CASE("segmented log crash: a crash at any call leaves a log that opens with a valid prefix",
           "[storage][segmented_log][crash]") {
-  crash_at_every_call(Fs::CrashMode::kDropUnsynced, 1);
+  crash_at_every_call(workload(), Fs::CrashMode::kDropUnsynced, 1);
 }
 
 TEST_CASE("segmented log crash: torn tails at any call are cut and lose nothing synced",
           "[storage][segmented_log][crash]") {
-  for (std::uint64_t seed : {11u, 12u, 13u}) crash_at_every_call(Fs::CrashMode::kTearTail, seed);
+  for (std::uint64_t seed : {11u, 12u, 13u}) {
+    crash_at_every_call(workload(), Fs::CrashMode::kTearTail, seed);
+  }
 }
 
 TEST_CASE("segmented log crash: zero-filled tails at any call are cut and lose nothing synced",
           "[storage][segmented_log][crash]") {
-  crash_at_every_call(Fs::CrashMode::kZeroTail, 21);
+  crash_at_every_call(workload(), Fs::CrashMode::kZeroTail, 21);
+}
+
+TEST_CASE("segmented log crash: a crash at any call of restore opens to the old or the new log",
+          "[storage][segmented_log][crash]") {
+  crash_at_every_call(restore_workload(), Fs::CrashMode::kDropUnsynced, 31);
+  for (std::uint64_t seed : {32u, 33u}) {
+    crash_at_every_call(restore_workload(), Fs::CrashMode::kTearTail, seed);
+  }
+  crash_at_every_call(restore_workload(), Fs::CrashMode::kZeroTail, 34);
 }
 
 // Writes ten entries (segments of ~5 records) and returns the file system.
@@ -202,6 +266,40 @@ TEST_CASE("segmented log crash: a damaged length in the middle refuses to open",
   REQUIRE_FALSE(log.ok());
   CHECK(log.status().code() == ErrorCode::kCorruption);
   CHECK(log.status().message().find("offset 32") != std::string::npos);
+}
+
+TEST_CASE("segmented log crash: zeros followed by a valid record are corruption, not unused space",
+          "[storage][segmented_log][crash]") {
+  Fs fs;
+  fill(fs);
+  const std::string path = last_segment(fs);
+  std::string data = *fs.contents(path);
+  // The first record of the last segment becomes zeros; the records after it stay valid.
+  const std::size_t length = 8 + data[32];
+  std::fill(data.begin() + 32, data.begin() + 32 + static_cast<std::ptrdiff_t>(length), '\0');
+  REQUIRE(fs.set_contents(path, data).ok());
+  auto log = SegmentedLog::open(fs, kDir, small_segments());
+  REQUIRE_FALSE(log.ok());
+  CHECK(log.status().code() == ErrorCode::kCorruption);
+  CHECK(log.status().message().find(path) != std::string::npos);
+  CHECK(log.status().message().find("offset 32") != std::string::npos);
+}
+
+TEST_CASE("segmented log crash: the unused space of the last segment is not a torn tail",
+          "[storage][segmented_log][crash]") {
+  Fs fs;
+  fill(fs);
+  const std::string path = last_segment(fs);
+  const std::string before = *fs.contents(path);
+  REQUIRE(before.size() == small_segments().segment_size);
+  fs.reset_counts();
+  auto log = SegmentedLog::open(fs, kDir, small_segments());
+  REQUIRE(log.ok());
+  CHECK((*log)->last_index() == 20);
+  // Nothing was cut or written at open.
+  CHECK(fs.count(Fs::Op::kTruncate) == 0);
+  CHECK(fs.count(Fs::Op::kAppend) == 0);
+  CHECK(*fs.contents(path) == before);
 }
 
 TEST_CASE("segmented log crash: a bad record in a segment that is not the last refuses to open",

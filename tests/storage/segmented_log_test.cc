@@ -205,6 +205,191 @@ TEST_CASE("segmented log: a torn tail on disk is cut at open", "[storage][segmen
   check_log(*log, 1, 12, [](Index) { return 1; });
 }
 
+std::uint64_t file_size(const std::string& path) {
+  auto file = posix_file_system().open_readable(path);
+  REQUIRE(file.ok());
+  auto size = (*file)->size();
+  REQUIRE(size.ok());
+  return *size;
+}
+
+std::string file_contents(const std::string& path) {
+  auto file = posix_file_system().open_readable(path);
+  REQUIRE(file.ok());
+  std::string data;
+  REQUIRE((*file)->read(0, static_cast<std::size_t>(file_size(path)), &data).ok());
+  return data;
+}
+
+std::vector<std::string> segment_paths(const std::string& dir) {
+  auto names = posix_file_system().list(dir);
+  REQUIRE(names.ok());
+  std::vector<std::string> paths;
+  for (const auto& name : *names) {
+    if (name.ends_with(".log")) paths.push_back(dir + "/" + name);
+  }
+  return paths;
+}
+
+// Bytes of a segment holding `entries`: its header and their records.
+std::uint64_t records_size(const std::vector<pb::Entry>& entries) {
+  std::uint64_t size = 32;
+  for (const auto& e : entries) size += 8 + e.ByteSizeLong();
+  return size;
+}
+
+TEST_CASE("segmented log: the active segment has its full size and appends overwrite it in place",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  SegmentedLog::Options options;
+  options.segment_size = 64 * 1024;
+  const std::string segment = dir + "/00000000000000000001.log";
+  {
+    auto log = open_log(dir, options);
+    for (Index i = 1; i <= 10; ++i) REQUIRE(log->append({make_entry(i, 1, 100)}).ok());
+    CHECK(file_size(segment) == options.segment_size);
+  }
+  auto log = open_log(dir, options);
+  check_log(*log, 1, 10, [](Index) { return 1; });
+  // The zeros after the last record are unused space: nothing was cut, nothing was lost.
+  const std::string data = file_contents(segment);
+  const std::uint64_t end = records_size(make_entries(1, 10, 1, 100));
+  CHECK(data.find_first_not_of('\0', end) == std::string::npos);
+  CHECK(data[end - 1] != '\0');
+  REQUIRE(log->append(make_entries(11, 20, 2, 100)).ok());
+  CHECK(file_size(segment) == options.segment_size);
+  log.reset();
+  log = open_log(dir, options);
+  check_log(*log, 1, 20, [](Index i) { return i <= 10 ? 1 : 2; });
+}
+
+TEST_CASE("segmented log: closed segments are cut to their records, the last keeps its space",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  auto log = open_log(dir, small_segments());
+  for (Index i = 1; i <= 100; ++i) REQUIRE(log->append({make_entry(i, 1, 100)}).ok());
+  const auto paths = segment_paths(dir);
+  REQUIRE(paths.size() >= 3);
+  auto first_of = [](const std::string& path) {
+    return static_cast<Index>(std::stoull(path.substr(path.size() - 24, 20)));
+  };
+  for (std::size_t k = 0; k + 1 < paths.size(); ++k) {
+    INFO(paths[k]);
+    const Index lo = first_of(paths[k]);
+    const Index hi = first_of(paths[k + 1]) - 1;
+    CHECK(file_size(paths[k]) == records_size(make_entries(lo, hi, 1, 100)));
+  }
+  CHECK(file_size(paths.back()) == 1024);
+  log.reset();
+  log = open_log(dir, small_segments());
+  check_log(*log, 1, 100, [](Index) { return 1; });
+}
+
+TEST_CASE("segmented log: entries cut by a shorter conflicting append do not come back at open",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  auto term_of = [](Index i) { return i < 5 ? 1 : 2; };
+  {
+    auto log = open_log(dir);
+    REQUIRE(log->append(make_entries(1, 20, 1, 100)).ok());
+    REQUIRE(log->append({make_entry(5, 2, 100)}).ok());
+    check_log(*log, 1, 5, term_of);
+  }
+  // The bytes of entries 6..20 are gone from the file, not merely past the logical end.
+  const std::string data = file_contents(dir + "/00000000000000000001.log");
+  std::vector<pb::Entry> kept = make_entries(1, 4, 1, 100);
+  kept.push_back(make_entry(5, 2, 100));
+  CHECK(data.find_first_not_of('\0', records_size(kept)) == std::string::npos);
+  auto log = open_log(dir);
+  check_log(*log, 1, 5, term_of);
+  REQUIRE(log->append(make_entries(6, 7, 3, 100)).ok());
+  log.reset();
+  log = open_log(dir);
+  check_log(*log, 1, 7, [](Index i) { return i < 5 ? 1 : i == 5 ? 2 : 3; });
+}
+
+TEST_CASE("segmented log: a shorter conflicting append in a closed segment keeps the cut away",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  {
+    auto log = open_log(dir, small_segments());
+    for (Index i = 1; i <= 50; ++i) REQUIRE(log->append({make_entry(i, 1, 100)}).ok());
+    REQUIRE(log->segment_count() > 3);
+    REQUIRE(log->append({make_entry(12, 2, 100)}).ok());
+  }
+  auto log = open_log(dir, small_segments());
+  check_log(*log, 1, 12, [](Index i) { return i < 12 ? 1 : 2; });
+  // The segment that became the last one again has its unused space back.
+  CHECK(file_size(segment_paths(dir).back()) == 1024);
+}
+
+TEST_CASE("segmented log: a torn record in the preallocated space is cut at open",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  const std::string segment = dir + "/00000000000000000001.log";
+  SegmentedLog::Options options;
+  options.segment_size = 64 * 1024;
+  {
+    auto log = open_log(dir, options);
+    REQUIRE(log->append(make_entries(1, 10, 1, 100)).ok());
+  }
+  // The first half of the record of entry 11, where the next append would have put it.
+  const std::uint64_t end = records_size(make_entries(1, 10, 1, 100));
+  std::string record;
+  {
+    const pb::Entry next = make_entry(11, 1, 100);
+    const std::string payload = next.SerializeAsString();
+    record = std::string("\0\0\0\0\0\0\0\0", 8) + payload;
+    record[0] = static_cast<char>(payload.size());
+    record[4] = '\x5a';  // any CRC: the record is torn anyway
+    auto w = posix_file_system().open_writable(segment);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->write_at(end, record.substr(0, record.size() / 2)).ok());
+    REQUIRE((*w)->sync().ok());
+  }
+  auto log = open_log(dir, options);
+  check_log(*log, 1, 10, [](Index) { return 1; });
+  // The torn bytes are gone, the unused space is back.
+  CHECK(file_contents(segment).find_first_not_of('\0', end) == std::string::npos);
+  CHECK(file_size(segment) == options.segment_size);
+  REQUIRE(log->append({make_entry(11, 2, 10)}).ok());
+  log.reset();
+  log = open_log(dir, options);
+  REQUIRE(log->last_index() == 11);
+  CHECK(*log->term(11) == 2);
+}
+
+TEST_CASE("segmented log: logs written with and without preallocation open either way",
+          "[storage][segmented_log]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  SegmentedLog::Options plain = small_segments();
+  plain.preallocate = false;
+  const std::string segment = dir + "/00000000000000000001.log";
+  {
+    auto log = open_log(dir, plain);
+    REQUIRE(log->append(make_entries(1, 3, 1, 100)).ok());
+    CHECK(file_size(segment) == records_size(make_entries(1, 3, 1, 100)));
+  }
+  {
+    auto log = open_log(dir, small_segments());
+    check_log(*log, 1, 3, [](Index) { return 1; });
+    REQUIRE(log->append(make_entries(4, 5, 1, 100)).ok());
+    CHECK(file_size(segment) == 1024);
+  }
+  auto log = open_log(dir, plain);
+  check_log(*log, 1, 5, [](Index) { return 1; });
+  for (Index i = 6; i <= 30; ++i) REQUIRE(log->append({make_entry(i, 1, 100)}).ok());
+  log.reset();
+  log = open_log(dir, small_segments());
+  check_log(*log, 1, 30, [](Index) { return 1; });
+}
+
 TEST_CASE("segmented log: entries larger than a segment and big batches",
           "[storage][segmented_log]") {
   TempDir tmp;

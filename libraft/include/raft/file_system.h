@@ -17,23 +17,30 @@
 
 namespace raft {
 
-// A file open for appending. Data written is durable only after sync() returns ok.
+// A file open for writing, at its end (append) or at any offset (write_at). Data written is
+// durable only after sync() returns ok. One writer per file at a time: the object keeps the
+// file's size itself.
 class WritableFile {
  public:
   virtual ~WritableFile() = default;
-  // Appends all of `data` at the end of the file (one write(2) where possible).
+  // Appends all of `data` at the end of the file (one pwrite(2) where possible).
   virtual Status append(std::string_view data) = 0;
-  // Appends several buffers with one call (writev(2)).
+  // Appends several buffers with one call (pwritev(2)).
   virtual Status append_all(const std::vector<std::string_view>& parts) = 0;
+  // Writes all of `data` at `offset` (pwrite(2)), replacing what is there; a write that
+  // passes the end extends the file (a gap before `offset` reads as zeros). size() becomes
+  // max(size(), offset + data.size()).
+  virtual Status write_at(std::uint64_t offset, std::string_view data) = 0;
   // Makes the data durable (fdatasync(2)).
   virtual Status sync() = 0;
   // Reserves `length` bytes from `offset` so later syncs need not update the file size
   // (fallocate(2) with FALLOC_FL_KEEP_SIZE); a no-op where unsupported.
   virtual Status preallocate(std::uint64_t offset, std::uint64_t length) = 0;
-  // Cuts the file to `size` bytes (ftruncate(2)); durable after sync().
+  // Sets the file's size to `size` bytes (ftruncate(2)): cuts it, or extends it with bytes
+  // that read as zeros; durable after sync().
   virtual Status truncate(std::uint64_t size) = 0;
   virtual Status close() = 0;
-  // Bytes written so far (the append position).
+  // The size of the file (the append position).
   virtual std::uint64_t size() const = 0;
 };
 

@@ -1,11 +1,13 @@
-// SegmentedLog: the durable raft log, kept in append-only segment files in one directory.
+// SegmentedLog: the durable raft log, kept in segment files written front to back, in one
+// directory.
 //
 // It is the on-disk LogReader the core consults, plus the writes a host performs on a
 // Ready: append() (one write and one fdatasync per call: group commit, with suffix
-// truncation on conflict) and compact() (drop a prefix after a snapshot). The entries part
-// only: initial_state() returns an empty hard state and configuration, because those live
-// in the stable store; the host combines the two (hard state and configuration from the
-// stable store, entries from here) before it builds a RawNode.
+// truncation on conflict), compact() (drop a prefix after a snapshot) and restore() (start
+// over after a snapshot received from the leader). The entries part only: initial_state()
+// returns an empty hard state and configuration, because those live in the stable store;
+// the host combines the two (hard state and configuration from the stable store, entries
+// from here) before it builds a RawNode.
 //
 // Ownership and threads: the host owns the SegmentedLog (open() hands it a unique_ptr) and
 // must keep the FileSystem alive longer. Not thread-safe: one thread at a time, as the
@@ -16,16 +18,17 @@
 // ON-DISK FORMAT (version 1). All integers are little-endian. A directory holds:
 //
 //   LOCK                  empty; held with flock(2) while the log is open.
-//   META                  optional; the compaction point (see below).
+//   META                  optional; the compaction point and the generation (see below).
 //   <first index>.log     segments, named by the index of their first entry, written as 20
 //                         decimal digits so that names sort as indexes do
 //                         ("00000000000000000001.log").
 //
-// A segment is a 32-byte header followed by records:
+// A segment is a 32-byte header followed by records, followed — in the last segment only —
+// by unused space:
 //
 //   header:  [0,8)   magic "RAFTSEG\n"
 //            [8,12)  format version (1)
-//            [12,16) reserved, 0
+//            [12,16) generation (see restore below; 0 in a log never restored)
 //            [16,24) first index (equal to the file name)
 //            [24,28) masked CRC32C of bytes [0,24)
 //            [28,32) reserved, 0
@@ -35,30 +38,60 @@
 //            [8,8+n) payload: one pb::Entry, serialized
 //
 // Records hold consecutive indexes, starting at the segment's first index; each segment
-// begins where the previous one ends. A segment is created (header written, space
-// preallocated with fallocate(FALLOC_FL_KEEP_SIZE), file synced, directory synced) when the
-// active one has reached Options::segment_size; a segment may exceed segment_size by the
-// last batch appended to it, because one append() always goes to one segment with one write.
+// begins where the previous one ends. A segment is created (header written, file given its
+// full size of Options::segment_size bytes — space reserved with fallocate(2) where the
+// file system supports it, size set with ftruncate(2), so the rest reads as zeros — file
+// synced, directory synced) when the active one holds segment_size bytes of header and
+// records; a segment may exceed segment_size by the last batch appended to it, because one
+// append() always goes to one segment. Appends write (pwrite) over the zeros after the last
+// record, so the file's size does not change and fdatasync has no size to flush. Where a
+// batch of up to 128 KiB passes the part of the file already written, the zeros up to the
+// next MiB boundary are written with it (a second write, about once per MiB), so that later
+// small batches land on written blocks, not merely allocated ones (whose conversion
+// fdatasync would otherwise have to journal each time). The LOGICAL END of the last segment
+// is the end of its last valid record, not the file size: the zeros after it are unused
+// space, never a record. When the next segment is created, the finished one is cut
+// (ftruncate + sync) to its logical end, so every segment but the last is exactly its
+// header and records. Whatever is cut from the last segment (suffix truncation on conflict,
+// a torn tail at open, a failed write) is cut with ftruncate and the file is then extended
+// again to segment_size and synced, before anything is appended: the cut bytes read as
+// zeros, so a later open cannot take stale records past the logical end for entries.
 //
-// META records the compaction point: 40 bytes, [0,8) magic "RAFTMETA", [8,12) version (1),
-// [12,16) reserved, [16,24) index, [24,32) term, [32,36) masked CRC32C of [0,32), [36,40)
-// reserved. first_index() is index + 1 and term(index) is term. It is replaced atomically
-// (META.tmp written and synced, renamed, directory synced) before any segment is removed, so
-// segment files wholly at or below the compaction point are garbage that open() deletes.
-// Entries at or below the compaction point may linger in the first segment kept; they are
-// never returned.
+// META records the compaction point and the generation: 40 bytes, [0,8) magic "RAFTMETA",
+// [8,12) version (1), [12,16) generation (0 in a log never restored), [16,24) index, [24,32)
+// term, [32,36) masked CRC32C of [0,32), [36,40) reserved. first_index() is index + 1 and
+// term(index) is term. It is replaced atomically (META.tmp written and synced, renamed,
+// directory synced) before any segment is removed, so segment files wholly at or below the
+// compaction point are garbage that open() deletes. Entries at or below the compaction point
+// may linger in the first segment kept; they are never returned.
 //
-// Recovery (open). Every segment is read and checked. In the LAST segment, a tail that does
-// not hold a valid record — too short for a record, a length running past the end of the
-// file, a CRC mismatch, zeros — is a write that a crash interrupted: the file is cut there
-// (truncate + sync) and the log continues from the last complete record. Nothing synced is
-// lost, because a sync covers everything before it. But if a valid record follows the bad
-// one, or the bad record is in any other segment, the bad record is corruption: open()
-// fails with kCorruption naming the file and offset, and nothing is skipped silently. (The
-// check for a following record looks at the bad record's natural end and then at every later
-// offset for a record that decodes as an entry with a higher index.) A last segment with no
-// complete header (its creation was interrupted) is removed. Gaps between segments, entries
-// out of sequence and a name that disagrees with the header are kCorruption.
+// Restore and generations. restore(index, term) makes the log empty after `index` (the
+// snapshot a follower installs): it writes META with the new point and the generation plus
+// one (atomically, as above), and only then removes every segment. A segment belongs to the
+// generation in its header and is part of the log only if that is META's generation:
+// segments of an older generation are leftovers of a restore that a crash interrupted
+// (META was durable before their removal started) and open() deletes them before it looks
+// at anything else, so none of their entries — at or below the new point, or past it with
+// terms of the old log — is ever returned; a segment of a newer generation than META's
+// means META was lost and is kCorruption. So a crash at any step of restore() opens to
+// either the old log (the new META did not reach the disk) or the restored, empty one.
+//
+// Recovery (open). Every segment is read and checked. In the LAST segment, the logical end
+// is found by reading records until one is not valid. If only zeros follow, that is the
+// unused space. Otherwise the tail that does not hold a valid record — too short for a
+// record, a length running past the end of the file, a CRC mismatch — is a write that a
+// crash interrupted: it is cut (as above) and the log continues from the last complete
+// record. Nothing synced is lost, because a sync covers everything before it. But if a
+// valid record follows the bad one, or the bad record is in any other segment, the bad
+// record is corruption: open() fails with kCorruption naming the file and offset, and
+// nothing is skipped silently. (The check for a following record looks at the bad record's
+// natural end and then at every later offset before the trailing zeros for a record that
+// decodes as an entry with a higher index.) A last segment with no complete header (its
+// creation was interrupted) is removed. Gaps between segments, entries out of sequence and
+// a name that disagrees with the header are kCorruption. (A limit of the rule: a disk that
+// persists the pages of one unsynced multi-page write out of order can leave, after a power
+// loss, a bad record followed by a valid one of the same unacknowledged batch; open() then
+// reports kCorruption rather than guess, the safe answer.)
 //
 // Memory: the in-memory index holds 8 bytes per entry (its file offset) plus one
 // (index, term) pair per run of equal terms; entries are read from the files (the page
@@ -81,8 +114,9 @@ class SegmentedLog final : public LogReader {
   struct Options {
     // A segment is closed, and the next one created, once it holds this many bytes.
     std::uint64_t segment_size = 64ull << 20;
-    // Reserve segment_size bytes for each new segment, so that fdatasync after an append
-    // need not update the file's size metadata.
+    // Give the active segment its full size up front (see above), so that appends overwrite
+    // space in place and fdatasync after an append need not update the file's metadata.
+    // Without it, each append grows the file.
     bool preallocate = true;
   };
 
@@ -118,6 +152,16 @@ class SegmentedLog final : public LogReader {
   // index + 1 and term(index) stays answerable. Whole segments below the new first index are
   // deleted. kCompacted if index is already compacted.
   Status compact(Index index);
+  // Installs a snapshot's position, as a follower does when it receives one from the leader:
+  // every entry is dropped, whatever its index or term, and the log starts over after
+  // `index` (any index, also past last_index() or below first_index()): first_index() is
+  // index + 1, last_index() is index, term(index) is term. Crash-safe (see "Restore and
+  // generations" above). On an error: before META is replaced, the log is unchanged; if
+  // META was replaced but the directory sync that makes it durable failed, the log is
+  // unchanged in memory and every later write fails until it is reopened (which opens to
+  // the old log or the restored one); if removing an old segment failed, the log is
+  // restored and the file is garbage that the next open() removes.
+  Status restore(Index index, Term term);
 
   // Introspection for tests, benchmarks and stats.
   std::size_t segment_count() const { return segments_.size(); }
@@ -143,9 +187,20 @@ class SegmentedLog final : public LogReader {
 
   Status recover();
   Status load_meta();
+  // Removes the segments of an older generation than META's from `firsts` and from disk.
+  Status remove_stale_segments(std::vector<Index>* firsts, bool* dir_changed);
   Status scan_segment(Segment& segment, bool last, bool* remove);
   Status cut_tail(Segment& segment, std::uint64_t offset);
-  Status write_meta(Index index, Term term);
+  // Gives the file of the active segment its preallocated size when it is shorter (the
+  // space past its end reading as zeros), then syncs it.
+  Status extend_and_sync(WritableFile& file);
+  // Opens writer_ on the last segment, extended to its preallocated size.
+  Status open_writer();
+  // Cuts the last segment to its logical end (before a new segment follows it) and closes
+  // writer_.
+  Status close_last_segment();
+  // `renamed` tells, on failure, whether META itself may have been replaced.
+  Status write_meta(Index index, Term term, std::uint32_t generation, bool* renamed);
   Status truncate_suffix(Index start);
   Status start_segment(Index first);
   Status remove_segment_file(const std::string& path);
@@ -163,8 +218,12 @@ class SegmentedLog final : public LogReader {
   std::deque<Segment> segments_;
   std::vector<TermRun> term_runs_;
   std::unique_ptr<WritableFile> writer_;  // the last segment, opened on first append
-  Index snapshot_index_ = 0;              // the compaction point (META)
+  // Bytes of the last segment known to be written (records or zeros), not merely allocated:
+  // appends zero ahead of themselves from here (see above).
+  std::uint64_t zeroed_ = 0;
+  Index snapshot_index_ = 0;  // the compaction point (META)
   Term snapshot_term_ = 0;
+  std::uint32_t generation_ = 0;  // META's generation: bumped by restore()
   Status failed_;  // set once a sync failed: every write fails until the log is reopened
 };
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -84,8 +85,9 @@ std::string_view to_string(FaultInjectingFileSystem::Op op) {
 // A file or a directory. Guarded by the file system's mutex.
 struct FaultInjectingFileSystem::Node {
   bool is_dir = false;
-  std::string data;                                      // file: current content
-  std::string synced;                                    // file: content at the last sync
+  std::string data;             // file: current content
+  std::string synced;           // file: content at the last sync
+  bool cut_since_sync = false;  // file: truncated (or emptied) since the last sync
   std::map<std::string, std::shared_ptr<Node>> live;     // directory: current entries
   std::map<std::string, std::shared_ptr<Node>> durable;  // directory: entries at last sync_dir
 };
@@ -130,10 +132,16 @@ class FaultInjectingFileSystem::Writable final : public WritableFile, private Fi
     return append_locked(joined);
   }
 
+  Status write_at(std::uint64_t offset, std::string_view data) override {
+    std::lock_guard lock(fs_->mutex_);
+    return write_locked(offset, data);
+  }
+
   Status sync() override {
     std::lock_guard lock(fs_->mutex_);
     if (Status s = checked(Op::kSync); !s.ok()) return s;
     node_->synced = node_->data;
+    node_->cut_since_sync = false;
     return Status();
   }
 
@@ -146,6 +154,7 @@ class FaultInjectingFileSystem::Writable final : public WritableFile, private Fi
     std::lock_guard lock(fs_->mutex_);
     if (Status s = checked(Op::kTruncate); !s.ok()) return s;
     node_->data.resize(size, '\0');
+    node_->cut_since_sync = true;
     return Status();
   }
 
@@ -169,15 +178,21 @@ class FaultInjectingFileSystem::Writable final : public WritableFile, private Fi
     return Status();
   }
 
-  Status append_locked(std::string_view data) {
+  Status append_locked(std::string_view data) { return write_locked(node_->data.size(), data); }
+
+  // Appends and positional writes; only the bytes that grow the file take space.
+  Status write_locked(std::uint64_t offset, std::string_view data) {
     if (Status s = checked(Op::kAppend); !s.ok()) return s;
+    const std::uint64_t end = offset + data.size();
+    const std::uint64_t growth = end > node_->data.size() ? end - node_->data.size() : 0;
     if (fs_->space_limited_) {
-      if (data.size() > fs_->space_left_) {
-        return io_error(fmt::format("append {}: no space left on device (simulated)", path_));
+      if (growth > fs_->space_left_) {
+        return io_error(fmt::format("write {}: no space left on device (simulated)", path_));
       }
-      fs_->space_left_ -= data.size();
+      fs_->space_left_ -= growth;
     }
-    node_->data.append(data);
+    if (end > node_->data.size()) node_->data.resize(end, '\0');
+    node_->data.replace(offset, data.size(), data);
     fs_->bytes_appended_ += data.size();
     return Status();
   }
@@ -291,7 +306,10 @@ Result<std::unique_ptr<WritableFile>> FaultInjectingFileSystem::open_writable_lo
   } else {
     node = it->second;
     if (node->is_dir) return io_error(fmt::format("{} {}: is a directory", to_string(op), path));
-    if (truncate) node->data.clear();
+    if (truncate) {
+      node->data.clear();
+      node->cut_since_sync = true;
+    }
   }
   return std::unique_ptr<WritableFile>(std::make_unique<Writable>(this, node, path));
 }
@@ -473,17 +491,37 @@ void FaultInjectingFileSystem::crash_locked() {
       continue;
     }
     const std::string& synced = node->synced;
+    std::string& data = node->data;
+    // The unsynced change is the range [from, to) of `data`, which may tear: either the file
+    // only grew, or (no truncation since the sync) it was written in place by write_at() and
+    // did not shrink. Any other change falls back to the synced content.
     const bool grew_only =
-        node->data.size() > synced.size() && node->data.compare(0, synced.size(), synced) == 0;
-    if (!grew_only || crash_mode_ == CrashMode::kDropUnsynced) {
-      node->data = synced;
-    } else if (crash_mode_ == CrashMode::kTearTail) {
-      const std::uint64_t tail = node->data.size() - synced.size();
-      node->data.resize(synced.size() + rng_() % (tail + 1));
-    } else {
-      const std::size_t tail = node->data.size() - synced.size();
-      node->data = synced + std::string(tail, '\0');
+        data.size() > synced.size() && data.compare(0, synced.size(), synced) == 0;
+    const bool torn =
+        grew_only || (!node->cut_since_sync && data.size() >= synced.size() && data != synced);
+    std::size_t from = 0;
+    std::size_t to = data.size();
+    if (torn) {
+      while (from < synced.size() && data[from] == synced[from]) ++from;
+      if (data.size() == synced.size()) {
+        while (to > from && data[to - 1] == synced[to - 1]) --to;
+      }
     }
+    if (!torn || crash_mode_ == CrashMode::kDropUnsynced) {
+      data = synced;
+    } else if (crash_mode_ == CrashMode::kTearTail) {
+      // A prefix of the changed range survives; the rest is as it was at the sync.
+      const std::size_t keep = from + rng_() % (to - from + 1);
+      if (keep < synced.size()) {
+        data.replace(keep, synced.size() - keep, synced, keep, synced.size() - keep);
+      }
+      data.resize(std::max(keep, synced.size()));
+    } else {
+      // The changed range's blocks reached the disk, their data did not.
+      std::fill(data.begin() + static_cast<std::ptrdiff_t>(from),
+                data.begin() + static_cast<std::ptrdiff_t>(to), '\0');
+    }
+    node->cut_since_sync = false;
     node->synced = node->data;  // what survived is now on the platter
   }
 }

@@ -9,17 +9,20 @@
 //   - every directory reachable from the root through durable entries gets its durable
 //     entries back (a file created or renamed into a directory that was never synced
 //     disappears; a rename or removal not followed by sync_dir of the directory is undone);
-//   - every such file falls back to its synced content; by CrashMode, the unsynced tail of a
-//     file that only grew since its last sync may instead survive in part (kTearTail: a
-//     random-length prefix of the tail, from a seeded PRNG) or as zeros (kZeroTail: the size
-//     reached the disk, the data did not);
+//   - every such file falls back to its synced content; by CrashMode, the unsynced change of
+//     a file that only grew since its last sync — or, when it was not truncated since, was
+//     written in place (write_at) without shrinking — may instead survive in part: the
+//     change is the byte range from the first to the last byte that differs from the synced
+//     content (the whole tail for a file that grew), and kTearTail keeps a random-length
+//     prefix of it (from a seeded PRNG; the rest is as synced), kZeroTail fills it with zeros
+//     (the blocks and size reached the disk, the data did not);
 //   - locks are released and every file object opened before the crash fails from then on.
 // Simplification: directories made by create_dirs() are durable at once (in their parent's
 // durable entries too); renames and removals of directories follow the rules above.
 //
 // Faults: fail_nth() makes one future call of a kind fail with kIoError, fail_from() makes
-// every call of a kind fail from the nth on, set_space_limit() makes appends fail once the
-// bytes appended would pass a limit ("disk full"), schedule_crash() crashes the machine at
+// every call of a kind fail from the nth on, set_space_limit() makes writes fail once the
+// bytes they add to files would pass a limit ("disk full"), schedule_crash() crashes the machine at
 // the nth call from now (that call and every later one fail with kIoError until restart()).
 // count() reports how many calls of a kind were made.
 //
@@ -46,7 +49,7 @@ class FaultInjectingFileSystem final : public FileSystem {
     kOpenWritable,
     kCreateWritable,
     kOpenReadable,
-    kAppend,  // append() and append_all()
+    kAppend,  // append(), append_all() and write_at()
     kSync,
     kPreallocate,
     kTruncate,
@@ -96,8 +99,9 @@ class FaultInjectingFileSystem final : public FileSystem {
   void fail_nth(Op op, std::uint64_t n);
   // Every call of `op` from the nth one (counted from now) on fails with kIoError.
   void fail_from(Op op, std::uint64_t n);
-  // Appends fail with kIoError ("no space left") once the bytes appended from now on would
-  // exceed `bytes`; the failing append writes nothing.
+  // Writes fail with kIoError ("no space left") once the bytes they add to files (growth; an
+  // overwrite in place takes none) from now on would exceed `bytes`; the failing write
+  // writes nothing.
   void set_space_limit(std::uint64_t bytes);
   // At the nth call (1-based, of any kind, counted from now) the machine crashes instead:
   // crash() runs, and that call and every later one fail with kIoError until restart().
@@ -113,7 +117,7 @@ class FaultInjectingFileSystem final : public FileSystem {
   std::uint64_t count(Op op) const;
   // Calls of any kind made since construction or reset_counts().
   std::uint64_t calls() const;
-  // Bytes passed to successful appends since construction or reset_counts().
+  // Bytes passed to successful appends and write_at() since construction or reset_counts().
   std::uint64_t bytes_appended() const;
   void reset_counts();
 

@@ -50,22 +50,10 @@ class PosixWritableFile final : public WritableFile {
   PosixWritableFile(const PosixWritableFile&) = delete;
   PosixWritableFile& operator=(const PosixWritableFile&) = delete;
 
-  Status append(std::string_view data) override {
-    if (Status s = check_open("write"); !s.ok()) return s;
-    const char* p = data.data();
-    std::size_t left = data.size();
-    while (left > 0) {  // short writes continue
-      const ssize_t n = retry([&] { return ::write(fd_, p, left); });
-      if (n < 0) return posix_error("write", path_, errno);
-      p += n;
-      left -= static_cast<std::size_t>(n);
-      size_ += static_cast<std::uint64_t>(n);
-    }
-    return Status();
-  }
+  Status append(std::string_view data) override { return write_at(size_, data); }
 
   Status append_all(const std::vector<std::string_view>& parts) override {
-    if (Status s = check_open("writev"); !s.ok()) return s;
+    if (Status s = check_open("pwritev"); !s.ok()) return s;
     std::vector<iovec> iov;
     iov.reserve(parts.size());
     for (auto part : parts) {
@@ -74,8 +62,9 @@ class PosixWritableFile final : public WritableFile {
     std::size_t first = 0;
     while (first < iov.size()) {
       const int count = static_cast<int>(std::min<std::size_t>(iov.size() - first, IOV_MAX));
-      const ssize_t n = retry([&] { return ::writev(fd_, &iov[first], count); });
-      if (n < 0) return posix_error("writev", path_, errno);
+      const ssize_t n =
+          retry([&] { return ::pwritev(fd_, &iov[first], count, static_cast<off_t>(size_)); });
+      if (n < 0) return posix_error("pwritev", path_, errno);
       size_ += static_cast<std::uint64_t>(n);
       // Skips what was written; a partly written buffer continues where it stopped.
       auto done = static_cast<std::size_t>(n);
@@ -87,6 +76,22 @@ class PosixWritableFile final : public WritableFile {
         iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + done;
         iov[first].iov_len -= done;
       }
+    }
+    return Status();
+  }
+
+  Status write_at(std::uint64_t offset, std::string_view data) override {
+    if (Status s = check_open("pwrite"); !s.ok()) return s;
+    const char* p = data.data();
+    std::size_t left = data.size();
+    std::uint64_t at = offset;
+    while (left > 0) {  // short writes continue
+      const ssize_t n = retry([&] { return ::pwrite(fd_, p, left, static_cast<off_t>(at)); });
+      if (n < 0) return posix_error("pwrite", path_, errno);
+      p += n;
+      left -= static_cast<std::size_t>(n);
+      at += static_cast<std::uint64_t>(n);
+      size_ = std::max(size_, at);
     }
     return Status();
   }
@@ -198,11 +203,11 @@ class PosixFileLock final : public FileLock {
 class PosixFileSystem final : public FileSystem {
  public:
   Result<std::unique_ptr<WritableFile>> open_writable(const std::string& path) override {
-    return open_for_append(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC);
+    return open_for_write(path, O_WRONLY | O_CREAT | O_CLOEXEC);
   }
 
   Result<std::unique_ptr<WritableFile>> create_writable(const std::string& path) override {
-    return open_for_append(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC);
+    return open_for_write(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
   }
 
   Result<std::unique_ptr<ReadableFile>> open_readable(const std::string& path) override {
@@ -314,7 +319,9 @@ class PosixFileSystem final : public FileSystem {
   }
 
  private:
-  Result<std::unique_ptr<WritableFile>> open_for_append(const std::string& path, int flags) {
+  // Without O_APPEND (on Linux it would make pwrite(2) ignore its offset): the file object
+  // writes at explicit offsets, appends at the size it keeps.
+  Result<std::unique_ptr<WritableFile>> open_for_write(const std::string& path, int flags) {
     const int fd = retry([&] { return ::open(path.c_str(), flags, 0644); });
     if (fd < 0) return posix_error("open", path, errno);
     struct stat st {};

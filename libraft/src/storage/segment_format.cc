@@ -22,16 +22,17 @@ bool parse_segment_name(std::string_view name, Index* first) {
   return true;
 }
 
-std::string encode_header(Index first) {
+std::string encode_header(Index first, std::uint32_t generation) {
   std::string h(kHeaderSize, '\0');
   std::memcpy(h.data(), kSegmentMagic.data(), kSegmentMagic.size());
   put32(h.data() + 8, kVersion);
+  put32(h.data() + 12, generation);
   put64(h.data() + 16, first);
   put32(h.data() + 24, crc32c::mask(crc32c::value(std::string_view(h.data(), 24))));
   return h;
 }
 
-std::string decode_header(std::string_view data, Index* first) {
+std::string decode_header(std::string_view data, Index* first, std::uint32_t* generation) {
   if (data.size() < kHeaderSize) return "short header";
   if (data.substr(0, 8) != kSegmentMagic) return "bad magic";
   if (crc32c::unmask(get32(data.data() + 24)) != crc32c::value(data.substr(0, 24))) {
@@ -41,20 +42,23 @@ std::string decode_header(std::string_view data, Index* first) {
     return fmt::format("unsupported format version {}", v);
   }
   *first = get64(data.data() + 16);
+  *generation = get32(data.data() + 12);
   return "";
 }
 
-std::string encode_meta(Index index, Term term) {
+std::string encode_meta(Index index, Term term, std::uint32_t generation) {
   std::string m(kMetaSize, '\0');
   std::memcpy(m.data(), kMetaMagic.data(), kMetaMagic.size());
   put32(m.data() + 8, kVersion);
+  put32(m.data() + 12, generation);
   put64(m.data() + 16, index);
   put64(m.data() + 24, term);
   put32(m.data() + 32, crc32c::mask(crc32c::value(std::string_view(m.data(), 32))));
   return m;
 }
 
-std::string decode_meta(std::string_view data, Index* index, Term* term) {
+std::string decode_meta(std::string_view data, Index* index, Term* term,
+                        std::uint32_t* generation) {
   if (data.size() != kMetaSize) return fmt::format("size {} (expected {})", data.size(), kMetaSize);
   if (data.substr(0, 8) != kMetaMagic) return "bad magic";
   if (crc32c::unmask(get32(data.data() + 32)) != crc32c::value(data.substr(0, 32))) {
@@ -65,6 +69,7 @@ std::string decode_meta(std::string_view data, Index* index, Term* term) {
   }
   *index = get64(data.data() + 16);
   *term = get64(data.data() + 24);
+  *generation = get32(data.data() + 12);
   return "";
 }
 

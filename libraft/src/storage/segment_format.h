@@ -45,12 +45,12 @@ std::string segment_name(Index first);
 // True (and *first set) if `name` is a segment's name.
 bool parse_segment_name(std::string_view name, Index* first);
 
-std::string encode_header(Index first);
+std::string encode_header(Index first, std::uint32_t generation);
 // An empty string if `data` (kHeaderSize bytes) is a valid header, else what is wrong.
-std::string decode_header(std::string_view data, Index* first);
+std::string decode_header(std::string_view data, Index* first, std::uint32_t* generation);
 
-std::string encode_meta(Index index, Term term);
-std::string decode_meta(std::string_view data, Index* index, Term* term);
+std::string encode_meta(Index index, Term term, std::uint32_t generation);
+std::string decode_meta(std::string_view data, Index* index, Term* term, std::uint32_t* generation);
 
 // Appends the record of `entry` (length, masked CRC32C, payload) to `out`.
 void append_record(const pb::Entry& entry, std::string* out);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "storage/segment_format.h"
 
@@ -45,6 +46,20 @@ class Scanner {
   std::uint64_t start_ = 0;
   std::string buffer_;
 };
+
+// The length of `data` without its trailing zero bytes.
+std::size_t without_trailing_zeros(std::string_view data) {
+  static constexpr std::size_t kBlock = 4096;
+  static const std::string zeros(kBlock, '\0');
+  std::size_t end = data.size();
+  while (end > 0) {  // whole zero blocks first (memcmp is vectorized), then bytes
+    const std::size_t n = end % kBlock == 0 ? kBlock : end % kBlock;
+    if (std::memcmp(data.data() + end - n, zeros.data(), n) != 0) break;
+    end -= n;
+  }
+  while (end > 0 && data[end - 1] == '\0') --end;
+  return end;
+}
 
 // True if a record at `offset` is valid and holds an entry with an index above `after`.
 bool valid_record_at(std::string_view tail, std::size_t offset, Index after,
@@ -100,6 +115,7 @@ Status SegmentedLog::recover() {
   }
   std::sort(firsts.begin(), firsts.end());
   bool dir_changed = false;
+  if (Status s = remove_stale_segments(&firsts, &dir_changed); !s.ok()) return s;
   for (std::size_t k = 0; k < firsts.size(); ++k) {
     Segment segment;
     segment.first_index = firsts[k];
@@ -170,8 +186,37 @@ Status SegmentedLog::load_meta() {
   if (!file.ok()) return file.status();
   std::string data;
   if (Status s = (*file)->read(0, sf::kMetaSize + 1, &data); !s.ok()) return s;
-  const std::string why = sf::decode_meta(data, &snapshot_index_, &snapshot_term_);
+  const std::string why = sf::decode_meta(data, &snapshot_index_, &snapshot_term_, &generation_);
   if (!why.empty()) return corruption(fmt::format("{}: {}", path, why));
+  return Status();
+}
+
+Status SegmentedLog::remove_stale_segments(std::vector<Index>* firsts, bool* dir_changed) {
+  std::vector<Index> kept;
+  for (Index first : *firsts) {
+    const std::string path = segment_path(first);
+    auto file = fs_.open_readable(path);
+    if (!file.ok()) return file.status();
+    std::string header;
+    if (Status s = (*file)->read(0, sf::kHeaderSize, &header); !s.ok()) return s;
+    Index header_first = 0;
+    std::uint32_t generation = 0;
+    // A bad header is scan_segment()'s to judge.
+    if (sf::decode_header(header, &header_first, &generation).empty()) {
+      if (generation > generation_) {
+        return corruption(fmt::format(
+            "{}: segment of generation {}, newer than the generation {} of the log's META", path,
+            generation, generation_));
+      }
+      if (generation < generation_) {  // left behind by an interrupted restore()
+        if (Status s = fs_.remove(path); !s.ok()) return s;
+        *dir_changed = true;
+        continue;
+      }
+    }
+    kept.push_back(first);
+  }
+  *firsts = std::move(kept);
   return Status();
 }
 
@@ -187,7 +232,8 @@ Status SegmentedLog::scan_segment(Segment& segment, bool last, bool* remove) {
   std::string header;
   if (Status s = (*file)->read(0, sf::kHeaderSize, &header); !s.ok()) return s;
   Index first = 0;
-  if (std::string why = sf::decode_header(header, &first); !why.empty()) {
+  std::uint32_t generation = 0;
+  if (std::string why = sf::decode_header(header, &first, &generation); !why.empty()) {
     // A crash while the last segment was being created leaves it short or zero-filled.
     if (last) {
       bool zeros = size <= sf::kHeaderSize;
@@ -256,21 +302,35 @@ Status SegmentedLog::scan_segment(Segment& segment, bool last, bool* remove) {
     return corruption(
         fmt::format("{}: {} at offset {} (not the last segment)", segment.path, bad, offset));
   }
-  // A bad record in the last segment is a torn write unless a valid record follows it.
+  // The last segment: zeros after the last valid record are its unused space.
+  std::uint64_t data_end = offset;  // just past the last non-zero byte
+  for (std::uint64_t at = offset; at < size;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kScanChunk, size - at));
+    auto chunk = scanner.bytes(at, n);
+    if (!chunk.ok()) return chunk.status();
+    if (const std::size_t n_data = without_trailing_zeros(*chunk); n_data > 0) {
+      data_end = at + n_data;
+    }
+    at += n;
+  }
+  if (data_end == offset) return Status();
+  // Anything else is a torn write unless a valid record follows the bad one. A record starts
+  // before data_end (its length is not zero) but may end in zeros after it.
   std::string tail;
   if (Status s = (*file)->read(offset, static_cast<std::size_t>(size - offset), &tail); !s.ok()) {
     return s;
   }
+  const std::size_t search_end = static_cast<std::size_t>(data_end - offset);
   std::uint64_t budget = kSearchBudget;
   std::size_t next = 0;
   bool found = false;
   if (tail.size() >= sf::kRecordHeaderSize) {
     const std::uint64_t natural = sf::kRecordHeaderSize + std::uint64_t{sf::get32(tail.data())};
-    if (natural < tail.size() && valid_record_at(tail, natural, expected - 1, &budget)) {
+    if (natural < search_end && valid_record_at(tail, natural, expected - 1, &budget)) {
       next = natural;
       found = true;
     }
-    for (std::size_t p = 1; !found && p + sf::kRecordHeaderSize <= tail.size(); ++p) {
+    for (std::size_t p = 1; !found && p < search_end; ++p) {
       if (valid_record_at(tail, p, expected - 1, &budget)) {
         next = p;
         found = true;
@@ -290,7 +350,7 @@ Status SegmentedLog::cut_tail(Segment& segment, std::uint64_t offset) {
   auto writer = fs_.open_writable(segment.path);
   if (!writer.ok()) return writer.status();
   if (Status s = (*writer)->truncate(offset); !s.ok()) return s;
-  if (Status s = (*writer)->sync(); !s.ok()) return s;
+  if (Status s = extend_and_sync(**writer); !s.ok()) return s;
   return (*writer)->close();
 }
 
