@@ -268,13 +268,14 @@ TEST_CASE("segmented log crash: a damaged length in the middle refuses to open",
   CHECK(log.status().message().find("offset 32") != std::string::npos);
 }
 
-TEST_CASE("segmented log crash: zeros followed by a valid record are corruption, not unused space",
+TEST_CASE("segmented log crash: zeros within a sector followed by a valid record are corruption",
           "[storage][segmented_log][crash]") {
   Fs fs;
   fill(fs);
   const std::string path = last_segment(fs);
   std::string data = *fs.contents(path);
   // The first record of the last segment becomes zeros; the records after it stay valid.
+  // The zeros fill no 512-byte sector (the segment is smaller than one): not a hole.
   const std::size_t length = 8 + data[32];
   std::fill(data.begin() + 32, data.begin() + 32 + static_cast<std::ptrdiff_t>(length), '\0');
   REQUIRE(fs.set_contents(path, data).ok());

@@ -81,17 +81,32 @@
 // unused space. Otherwise the tail that does not hold a valid record — too short for a
 // record, a length running past the end of the file, a CRC mismatch — is a write that a
 // crash interrupted: it is cut (as above) and the log continues from the last complete
-// record. Nothing synced is lost, because a sync covers everything before it. But if a
-// valid record follows the bad one, or the bad record is in any other segment, the bad
-// record is corruption: open() fails with kCorruption naming the file and offset, and
-// nothing is skipped silently. (The check for a following record looks at the bad record's
-// natural end and then at every later offset before the trailing zeros for a record that
-// decodes as an entry with a higher index.) A last segment with no complete header (its
-// creation was interrupted) is removed. Gaps between segments, entries out of sequence and
-// a name that disagrees with the header are kCorruption. (A limit of the rule: a disk that
-// persists the pages of one unsynced multi-page write out of order can leave, after a power
-// loss, a bad record followed by a valid one of the same unacknowledged batch; open() then
-// reports kCorruption rather than guess, the safe answer.)
+// record. Nothing synced is lost, because a sync covers everything before it. (The check
+// for a following record looks at the bad record's natural end and then at every later
+// offset before the trailing zeros for a record that decodes as an entry with a higher
+// index.) If a valid record DOES follow the bad one, the bad region — from the bad record's
+// offset to that valid record — decides:
+//   - it holds a HOLE: an aligned 512-byte sector that is all zeros, or the part of the
+//     sector holding the bad record's offset from that offset to the sector's end, when that
+//     is all zeros and at least a record header (8 bytes) long. A hole is a sector the last
+//     write never reached: a synced region has none (fdatasync persisted every page written
+//     before it, and the space past the logical end reads as zeros), so the hole and the
+//     valid records after it are an unsynced batch whose pages reached the disk out of order,
+//     never acknowledged. The log is cut at the bad record, the records after it too;
+//   - it holds none (garbage, a flipped bit, zeros that fill no sector as above; a sector
+//     torn within itself, new data then zeros, is no hole by itself, though the next sector
+//     may be one): corruption. open() fails with kCorruption naming the file and offset,
+//     and nothing is skipped.
+// A bad record in any other segment is kCorruption whatever it holds. What open() cut is in
+// recovery() (file, offset, bytes and valid records dropped, and why), for the host to log.
+// A last segment with no complete header (its creation was interrupted) is removed. Gaps
+// between segments, entries out of sequence and a name that disagrees with the header are
+// kCorruption. Limits of the rule: an entry whose payload itself holds an aligned sector of
+// zeros and that is damaged elsewhere, in the last segment and followed by valid records, is
+// taken for a torn write and cut with what follows; and an unsynced write whose only missing
+// bytes are a sector torn within itself, or the last 1 to 7 bytes of a sector, before later
+// sectors that reached the disk, has no hole to show: open() reports kCorruption rather
+// than guess.
 //
 // Memory: the in-memory index holds 8 bytes per entry (its file offset) plus one
 // (index, term) pair per run of equal terms; entries are read from the files (the page
@@ -163,6 +178,20 @@ class SegmentedLog final : public LogReader {
   // restored and the file is garbage that the next open() removes.
   Status restore(Index index, Term term);
 
+  // What open() cut from the end of the last segment (see "Recovery" above), for the host to
+  // log; `cut` is false when nothing was.
+  struct Recovery {
+    bool cut = false;
+    std::string path;           // the segment cut
+    std::uint64_t offset = 0;   // where: the new logical end
+    std::uint64_t bytes = 0;    // bytes dropped, up to the last non-zero byte
+    std::uint64_t records = 0;  // valid records dropped with the bad one (after a hole)
+    bool hole = false;          // an unsynced write persisted out of order (a zero sector)
+    std::uint64_t hole_offset = 0;
+    std::string description;  // one line saying all of the above
+  };
+  const Recovery& recovery() const { return recovery_; }
+
   // Introspection for tests, benchmarks and stats.
   std::size_t segment_count() const { return segments_.size(); }
   const std::string& dir() const { return dir_; }
@@ -225,6 +254,7 @@ class SegmentedLog final : public LogReader {
   Term snapshot_term_ = 0;
   std::uint32_t generation_ = 0;  // META's generation: bumped by restore()
   Status failed_;  // set once a sync failed: every write fails until the log is reopened
+  Recovery recovery_;
 };
 
 }  // namespace raft

@@ -61,9 +61,10 @@ std::size_t without_trailing_zeros(std::string_view data) {
   return end;
 }
 
-// True if a record at `offset` is valid and holds an entry with an index above `after`.
-bool valid_record_at(std::string_view tail, std::size_t offset, Index after,
-                     std::uint64_t* budget) {
+// True if a record at `offset` is valid and holds an entry with an index above `after`;
+// then *index is that index and *size the record's size.
+bool valid_record_at(std::string_view tail, std::size_t offset, Index after, std::uint64_t* budget,
+                     Index* index = nullptr, std::size_t* size = nullptr) {
   if (tail.size() - offset < sf::kRecordHeaderSize) return false;
   const std::uint32_t len = sf::get32(tail.data() + offset);
   if (len == 0 || len > tail.size() - offset - sf::kRecordHeaderSize) return false;
@@ -75,8 +76,59 @@ bool valid_record_at(std::string_view tail, std::size_t offset, Index after,
   const std::string_view payload = tail.substr(offset + sf::kRecordHeaderSize, len);
   if (sf::get32(tail.data() + offset + 4) != sf::record_crc(payload)) return false;
   pb::Entry entry;
-  return entry.ParseFromArray(payload.data(), static_cast<int>(payload.size())) &&
-         entry.index() > after;
+  if (!entry.ParseFromArray(payload.data(), static_cast<int>(payload.size())) ||
+      entry.index() <= after) {
+    return false;
+  }
+  if (index != nullptr) *index = entry.index();
+  if (size != nullptr) *size = sf::kRecordHeaderSize + len;
+  return true;
+}
+
+constexpr std::uint64_t kSector = 512;
+constexpr std::uint64_t kNoHole = UINT64_MAX;
+
+bool all_zeros(std::string_view data) { return data.find_first_not_of('\0') == data.npos; }
+
+// The file offset of the first hole in bytes [0, region) of `tail`, which starts at file
+// offset `base` (the bad record's): an aligned sector wholly in the region and all zeros,
+// or the part of the sector holding `base` from `base` to the sector's end when that is all
+// zeros and at least a record header long (see "Recovery" in segmented_log.h). kNoHole if
+// there is none.
+std::uint64_t find_hole(std::string_view tail, std::uint64_t base, std::size_t region) {
+  const std::uint64_t end = base + region;
+  std::uint64_t sector = (base + kSector - 1) / kSector * kSector;  // the first whole one
+  if (sector != base && sector <= end && sector - base >= sf::kRecordHeaderSize &&
+      all_zeros(tail.substr(0, static_cast<std::size_t>(sector - base)))) {
+    return base;
+  }
+  for (; sector + kSector <= end; sector += kSector) {
+    if (all_zeros(tail.substr(static_cast<std::size_t>(sector - base), kSector))) return sector;
+  }
+  return kNoHole;
+}
+
+// Counts the valid records with rising indexes above `after` in bytes [from, end) of `tail`
+// (where the first is at `from`), searching past bad bytes; *complete is false if the
+// search ran out of budget.
+std::uint64_t count_records(std::string_view tail, std::size_t from, std::size_t end, Index after,
+                            bool* complete) {
+  std::uint64_t budget = kSearchBudget;
+  std::uint64_t count = 0;
+  std::size_t p = from;
+  while (p < end && budget > 0) {
+    Index index = 0;
+    std::size_t size = 0;
+    if (valid_record_at(tail, p, after, &budget, &index, &size)) {
+      ++count;
+      after = index;
+      p += size;
+    } else {
+      ++p;
+    }
+  }
+  *complete = p >= end;
+  return count;
 }
 
 }  // namespace
@@ -322,26 +374,47 @@ Status SegmentedLog::scan_segment(Segment& segment, bool last, bool* remove) {
   }
   const std::size_t search_end = static_cast<std::size_t>(data_end - offset);
   std::uint64_t budget = kSearchBudget;
-  std::size_t next = 0;
+  std::size_t next = 0;  // where the valid record is, or how far the search got
   bool found = false;
   if (tail.size() >= sf::kRecordHeaderSize) {
     const std::uint64_t natural = sf::kRecordHeaderSize + std::uint64_t{sf::get32(tail.data())};
     if (natural < search_end && valid_record_at(tail, natural, expected - 1, &budget)) {
-      next = natural;
+      next = static_cast<std::size_t>(natural);
       found = true;
     }
     for (std::size_t p = 1; !found && p < search_end; ++p) {
-      if (valid_record_at(tail, p, expected - 1, &budget)) {
-        next = p;
-        found = true;
-      }
+      next = p;
+      if (valid_record_at(tail, p, expected - 1, &budget)) found = true;
       if (budget == 0) break;
     }
   }
+  Recovery& r = recovery_;
+  r.cut = true;
+  r.path = segment.path;
+  r.offset = offset;
+  r.bytes = data_end - offset;
   if (found || budget == 0) {
-    return corruption(fmt::format(
-        "{}: {} at offset {}, followed by {} at offset {}: refusing to skip it", segment.path, bad,
-        offset, found ? "a valid record" : "data too large to search", offset + next));
+    // A valid record follows (or may: the search ran out): the bad region up to it decides.
+    const std::uint64_t hole = find_hole(tail, offset, next);
+    if (hole == kNoHole) {
+      recovery_ = Recovery();
+      return corruption(fmt::format(
+          "{}: {} at offset {}, followed by {} at offset {}: refusing to skip it", segment.path,
+          bad, offset, found ? "a valid record" : "data too large to search", offset + next));
+    }
+    bool complete = false;
+    r.records = found ? count_records(tail, next, search_end, expected - 1, &complete) : 0;
+    r.hole = true;
+    r.hole_offset = hole;
+    r.description = fmt::format(
+        "{}: cut at offset {} ({}): a never-written sector at offset {} and {}{} valid "
+        "record(s) after it, {} bytes in all: a write that was never synced, persisted out of "
+        "order",
+        segment.path, offset, bad, hole, complete ? "" : "at least ", r.records, r.bytes);
+  } else {
+    r.description =
+        fmt::format("{}: cut at offset {} ({}): a torn write, {} bytes, no valid record after it",
+                    segment.path, offset, bad, r.bytes);
   }
   return cut_tail(segment, offset);
 }
