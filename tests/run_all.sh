@@ -2,7 +2,9 @@
 # The one command to build and test libraft on a fresh Debian bookworm machine (and in CI):
 #   1. install the Debian packages (tests/install_deps.sh; quick when all are there),
 #   2. build everything in build/ (RelWithDebInfo) and run every test,
-#   3. build everything again in build-asan/ with ASan + UBSan and run every test again.
+#   3. install it to a temporary prefix and build and run examples/installed against the
+#      installed package (find_package(libraftcpp)),
+#   4. build everything again in build-asan/ with ASan + UBSan and run every test again.
 # Exits non-zero on the first failure.
 set -euo pipefail
 
@@ -28,6 +30,21 @@ cmake --build build -j "${JOBS}"
 
 section "Test build/"
 (cd build && ctest --output-on-failure --no-tests=error -j2)
+
+section "Install to a temporary prefix; build and run a program against the package"
+PREFIX="$(mktemp -d)"
+trap 'rm -rf "${PREFIX}"' EXIT
+cmake --install build --prefix "${PREFIX}" > /dev/null
+cmake -S examples/installed -B "${PREFIX}/example-build" -G Ninja \
+      -DCMAKE_PREFIX_PATH="${PREFIX}" > /dev/null
+cmake --build "${PREFIX}/example-build"
+# Two runs on one data directory: the count survives the restart.
+"${PREFIX}/example-build/durable_counter" "${PREFIX}/data" | tee "${PREFIX}/run1"
+"${PREFIX}/example-build/durable_counter" "${PREFIX}/data" | tee "${PREFIX}/run2"
+grep -qx "count = 1" "${PREFIX}/run1" && grep -qx "count = 2" "${PREFIX}/run2" || {
+  echo "install-and-link test: expected count = 1 then count = 2" >&2
+  exit 1
+}
 
 section "Configure build-asan/ (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja "${CMAKE_OPTIONS[@]}" -DLIBRAFT_SANITIZE=ON
