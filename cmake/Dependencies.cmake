@@ -11,3 +11,17 @@ if(LIBRAFT_BUILD_TESTS)
   find_package(cxxopts REQUIRED)
   include(Catch)
 endif()
+
+# Standalone Asio (libasio-dev, header-only) as an INTERFACE target, its headers included as
+# SYSTEM so that our warning flags do not apply to them. Only the transport (and the runtime)
+# link it; the core never sees its include path.
+if(NOT TARGET libraft_asio)
+  find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+  if(ASIO_INCLUDE_DIR)
+    find_package(Threads REQUIRED)
+    add_library(libraft_asio INTERFACE)
+    target_include_directories(libraft_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
+    target_compile_definitions(libraft_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+    target_link_libraries(libraft_asio INTERFACE Threads::Threads)
+  endif()
+endif()

@@ -1,0 +1,78 @@
+// Transport: how the runtime sends raft messages to peers and receives theirs.
+//
+// Ownership: the runtime owns its Transport (a unique_ptr) and must call stop() (or destroy
+// it) before anything the handler refers to goes away. The transport owns its threads,
+// sockets and per-peer queues; the Logger in the options is owned by the host and must
+// outlive the transport.
+//
+// Threads: start() and stop() are called by the owner, once each, from one thread. send() is
+// thread-safe and never blocks on the network: it queues the message (or drops it) and
+// returns. The handler is called on the transport's own thread, one message at a time, in the
+// order each peer sent them; it must not block for long (it holds up every connection) and
+// must not call stop().
+//
+// Delivery is best effort: messages may be dropped (queue full, peer down, connection lost);
+// raft retries. The wire format is described in libraft/src/transport/frame_codec.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "raft/logger.h"
+#include "raft/raft.pb.h"
+#include "raft/status.h"
+#include "raft/types.h"
+
+namespace raft {
+
+class Transport {
+ public:
+  // Receives each message that passed the handshake and framing checks.
+  using MessageHandler = std::function<void(pb::Message message)>;
+
+  virtual ~Transport() = default;
+
+  // Listens on `listen_address` ("host:port"; port 0 picks a free port) and starts the
+  // transport's thread. Errors: kInvalidArgument (bad address), kIoError (bind/listen),
+  // kAlreadyExists (already started).
+  virtual Status start(const std::string& listen_address, MessageHandler handler) = 0;
+
+  // The address actually listened on ("127.0.0.1:41234"); "" before start().
+  virtual std::string local_address() const = 0;
+
+  // Queues `message` for `peer`, reachable at `address` ("host:port"; a new address for a
+  // known peer replaces the old one). OK when queued; kUnavailable when the peer's queue is
+  // full (the message is dropped); kShutdown when not running. Never blocks.
+  virtual Status send(const NodeId& peer, const std::string& address, pb::Message message) = 0;
+
+  // Closes every connection, drops queued messages and joins the transport's thread.
+  // Returns promptly whatever the peers do; idempotent.
+  virtual void stop() = 0;
+};
+
+// Settings of the TCP transport. Plain value.
+struct TcpTransportOptions {
+  NodeId local_id;         // sent in every handshake; inbound handshakes must name it
+  std::string cluster_id;  // both ends must agree
+  std::size_t max_frame_bytes = std::size_t{64} << 20;
+  // A peer that starts a frame (or connects) and does not finish it (its handshake) within
+  // this time is disconnected.
+  std::uint32_t read_timeout_ms = 10'000;
+  std::uint32_t connect_timeout_ms = 2'000;
+  // Reconnection delay: starts at initial, doubles after each failure, capped at max.
+  std::uint32_t backoff_initial_ms = 50;
+  std::uint32_t backoff_max_ms = 2'000;
+  // Per-peer queue bound; send() drops beyond either.
+  std::size_t max_queued_messages = 4096;
+  std::size_t max_queued_bytes = std::size_t{64} << 20;
+  Logger* logger = nullptr;  // null: null_logger()
+};
+
+// The TCP transport over standalone Asio: one thread, one outgoing connection per peer
+// carrying pipelined frames, TCP_NODELAY, handshake first, capped exponential reconnect.
+std::unique_ptr<Transport> make_tcp_transport(TcpTransportOptions options);
+
+}  // namespace raft

@@ -1,0 +1,177 @@
+#include "transport/frame_codec.h"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace raft::transport {
+
+namespace {
+
+void put_be32(std::uint32_t v, char* out) {
+  out[0] = static_cast<char>((v >> 24) & 0xff);
+  out[1] = static_cast<char>((v >> 16) & 0xff);
+  out[2] = static_cast<char>((v >> 8) & 0xff);
+  out[3] = static_cast<char>(v & 0xff);
+}
+
+std::uint32_t get_be32(const char* in) {
+  const auto b = [in](int i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(in[i]));
+  };
+  return (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
+}
+
+}  // namespace
+
+void append_frame(const pb::WireFrame& frame, std::string* out) {
+  const std::size_t size = frame.ByteSizeLong();
+  const std::size_t start = out->size();
+  out->resize(start + kFrameHeaderBytes + size);
+  put_be32(static_cast<std::uint32_t>(size), out->data() + start);
+  frame.SerializeWithCachedSizesToArray(
+      reinterpret_cast<std::uint8_t*>(out->data() + start + kFrameHeaderBytes));
+}
+
+std::string encode_handshake_frame(const pb::Handshake& handshake) {
+  pb::WireFrame frame;
+  *frame.mutable_handshake() = handshake;
+  std::string out;
+  append_frame(frame, &out);
+  return out;
+}
+
+std::string encode_message_frame(const pb::Message& message) {
+  pb::WireFrame frame;
+  *frame.mutable_message() = message;
+  std::string out;
+  append_frame(frame, &out);
+  return out;
+}
+
+FrameDecoder::FrameDecoder(std::size_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
+
+Status FrameDecoder::fail(ErrorCode code, std::string message) {
+  error_ = Status(code, std::move(message));
+  buffer_.clear();
+  consumed_ = 0;
+  return error_;
+}
+
+Status FrameDecoder::feed(std::string_view bytes, std::vector<pb::WireFrame>* frames) {
+  if (!error_.ok()) return error_;
+  if (consumed_ > 0 && consumed_ == buffer_.size()) {
+    buffer_.clear();
+    consumed_ = 0;
+  }
+  buffer_.append(bytes.data(), bytes.size());
+  while (buffer_.size() - consumed_ >= kFrameHeaderBytes) {
+    const std::uint32_t length = get_be32(buffer_.data() + consumed_);
+    if (length > max_frame_bytes_) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("frame length {} exceeds the maximum frame size {}", length,
+                              max_frame_bytes_));
+    }
+    if (buffer_.size() - consumed_ - kFrameHeaderBytes < length) break;
+    pb::WireFrame frame;
+    if (!frame.ParseFromArray(buffer_.data() + consumed_ + kFrameHeaderBytes,
+                              static_cast<int>(length))) {
+      return fail(ErrorCode::kCorruption,
+                  fmt::format("unparseable frame of {} bytes (not a raft.pb.WireFrame)", length));
+    }
+    if (frame.body_case() == pb::WireFrame::BODY_NOT_SET) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("frame of {} bytes has an empty or unknown body type", length));
+    }
+    consumed_ += kFrameHeaderBytes + length;
+    frames->push_back(std::move(frame));
+  }
+  // Drop decoded bytes once they dominate the buffer, so it never grows without end.
+  if (consumed_ > 0 && consumed_ >= buffer_.size() / 2) {
+    buffer_.erase(0, consumed_);
+    consumed_ = 0;
+  }
+  return Status::ok_status();
+}
+
+Status check_handshake(const pb::Handshake& handshake, const HandshakeRule& rule) {
+  if (handshake.protocol_version() != rule.protocol_version) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("handshake from '{}': unsupported protocol version {} (this node "
+                    "speaks {})",
+                    handshake.from_id(), handshake.protocol_version(), rule.protocol_version));
+  }
+  if (handshake.cluster_id() != rule.cluster_id) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("handshake from '{}': cluster id '{}' differs from this node's "
+                              "cluster id '{}'",
+                              handshake.from_id(), handshake.cluster_id(), rule.cluster_id));
+  }
+  if (handshake.to_id() != rule.local_id) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("handshake from '{}': intended receiver id '{}' differs from this "
+                              "node's id '{}'",
+                              handshake.from_id(), handshake.to_id(), rule.local_id));
+  }
+  if (handshake.from_id().empty()) {
+    return Status(ErrorCode::kInvalidArgument, "handshake with an empty sender id");
+  }
+  return Status::ok_status();
+}
+
+InboundDecoder::InboundDecoder(HandshakeRule rule, std::size_t max_frame_bytes)
+    : rule_(std::move(rule)), frames_(max_frame_bytes) {}
+
+Status InboundDecoder::feed(std::string_view bytes, std::vector<pb::Message>* messages) {
+  if (!error_.ok()) return error_;
+  scratch_.clear();
+  Status status = frames_.feed(bytes, &scratch_);
+  for (pb::WireFrame& frame : scratch_) {
+    Status frame_status = on_frame(frame, messages);
+    if (!frame_status.ok()) {
+      error_ = std::move(frame_status);
+      scratch_.clear();
+      return error_;
+    }
+  }
+  scratch_.clear();
+  if (!status.ok()) error_ = status;
+  return status;
+}
+
+Status InboundDecoder::on_frame(pb::WireFrame& frame, std::vector<pb::Message>* messages) {
+  if (!handshake_done()) {
+    if (frame.body_case() != pb::WireFrame::kHandshake) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "the first frame of the connection is not a handshake");
+    }
+    Status status = check_handshake(frame.handshake(), rule_);
+    if (!status.ok()) return status;
+    peer_id_ = frame.handshake().from_id();
+    return Status::ok_status();
+  }
+  if (frame.body_case() != pb::WireFrame::kMessage) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("'{}' sent a second handshake on one connection", peer_id_));
+  }
+  pb::Message* message = frame.mutable_message();
+  if (message->from().empty()) {
+    message->set_from(peer_id_);
+  } else if (message->from() != peer_id_) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("message from '{}' on the connection of '{}'", message->from(), peer_id_));
+  }
+  if (message->to().empty()) {
+    message->set_to(rule_.local_id);
+  } else if (message->to() != rule_.local_id) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("'{}' sent a message for '{}' to '{}'", peer_id_, message->to(),
+                              rule_.local_id));
+  }
+  messages->push_back(std::move(*message));
+  return Status::ok_status();
+}
+
+}  // namespace raft::transport

@@ -1,0 +1,578 @@
+#include "transport/tcp_transport.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <deque>
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include "transport/frame_codec.h"
+
+namespace raft::transport {
+
+namespace {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Millis = std::chrono::milliseconds;
+
+// At most this many frames (or about this many bytes) go into one gathered write.
+constexpr std::size_t kMaxFramesPerWrite = 256;
+constexpr std::size_t kMaxBytesPerWrite = std::size_t{4} << 20;
+
+struct HostPort {
+  std::string host;
+  std::string port;
+};
+
+// "host:port", "[v6]:port". Empty host on error.
+HostPort split_host_port(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon + 1 == address.size()) return {};
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return {host, address.substr(colon + 1)};
+}
+
+std::string endpoint_string(const tcp::endpoint& endpoint) {
+  const asio::ip::address address = endpoint.address();
+  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), endpoint.port());
+  return fmt::format("{}:{}", address.to_string(), endpoint.port());
+}
+
+}  // namespace
+
+// One accepted connection: reads frames, checks them, hands messages to the handler.
+// Owned by the transport's inbound_ map (and by its pending handlers); transport thread only.
+class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
+ public:
+  Inbound(TcpTransport* transport, std::uint64_t id, tcp::socket socket)
+      : transport_(transport),
+        id_(id),
+        socket_(std::move(socket)),
+        deadline_(transport->io_),
+        decoder_(HandshakeRule{transport->options_.cluster_id, transport->options_.local_id,
+                               kProtocolVersion},
+                 transport->options_.max_frame_bytes) {}
+
+  void start() {
+    std::error_code ec;
+    const tcp::endpoint remote = socket_.remote_endpoint(ec);
+    remote_ = ec ? std::string("?") : endpoint_string(remote);
+    socket_.set_option(tcp::no_delay(true), ec);
+    arm_deadline();  // the handshake must arrive in time
+    read();
+  }
+
+  // Closes the socket; drops this connection from the transport. Idempotent.
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    std::error_code ignored;
+    socket_.close(ignored);
+    deadline_.cancel();
+    --transport_->inbound_open_;
+    transport_->inbound_.erase(id_);  // the caller's handler still holds a reference
+  }
+
+ private:
+  std::string who() const {
+    return decoder_.handshake_done() ? fmt::format("'{}' ({})", decoder_.peer_id(), remote_)
+                                     : remote_;
+  }
+
+  void read() {
+    socket_.async_read_some(
+        asio::buffer(buffer_),
+        [self = shared_from_this()](std::error_code ec, std::size_t n) { self->on_read(ec, n); });
+  }
+
+  void on_read(std::error_code ec, std::size_t n) {
+    if (closed_ || transport_->closing_) return;
+    if (ec) {
+      if (decoder_.mid_frame()) {
+        transport_->log(LogLevel::kWarn,
+                        fmt::format("connection from {} closed in the middle of a frame; the "
+                                    "partial frame is dropped",
+                                    who()));
+      }
+      close();
+      return;
+    }
+    messages_.clear();
+    const bool had_handshake = decoder_.handshake_done();
+    const Status status = decoder_.feed(std::string_view(buffer_.data(), n), &messages_);
+    // A completed frame is progress: the deadline restarts for the next one.
+    const bool progressed = !messages_.empty() || had_handshake != decoder_.handshake_done();
+    for (pb::Message& message : messages_) {
+      ++transport_->messages_received_;
+      if (transport_->handler_) transport_->handler_(std::move(message));
+      if (closed_ || transport_->closing_) return;
+    }
+    messages_.clear();
+    if (!status.ok()) {
+      transport_->log(LogLevel::kWarn,
+                      fmt::format("closing connection from {}: {}", who(), status.message()));
+      ++transport_->inbound_closed_on_error_;
+      close();
+      return;
+    }
+    if (!decoder_.handshake_done() || decoder_.mid_frame()) {
+      if (!deadline_armed_ || progressed) arm_deadline();
+    } else if (deadline_armed_) {
+      deadline_armed_ = false;
+      ++deadline_generation_;
+      deadline_.cancel();
+    }
+    read();
+  }
+
+  // The deadline runs from the first byte of a frame (or from accept, for the handshake); it
+  // is not pushed back by further bytes, so a trickle cannot keep a frame open forever.
+  void arm_deadline() {
+    deadline_armed_ = true;
+    const std::uint64_t generation = ++deadline_generation_;
+    deadline_.expires_after(Millis(transport_->options_.read_timeout_ms));
+    deadline_.async_wait([self = shared_from_this(), generation](std::error_code ec) {
+      if (ec || generation != self->deadline_generation_ || self->closed_ ||
+          self->transport_->closing_) {
+        return;
+      }
+      self->transport_->log(
+          LogLevel::kWarn,
+          fmt::format("closing connection from {}: no complete {} within {} ms", self->who(),
+                      self->decoder_.handshake_done() ? "frame" : "handshake",
+                      self->transport_->options_.read_timeout_ms));
+      ++self->transport_->inbound_closed_on_error_;
+      self->close();
+    });
+  }
+
+  TcpTransport* transport_;
+  const std::uint64_t id_;
+  tcp::socket socket_;
+  asio::steady_timer deadline_;
+  InboundDecoder decoder_;
+  std::string remote_;
+  std::array<char, 64 * 1024> buffer_{};
+  std::vector<pb::Message> messages_;
+  bool deadline_armed_ = false;
+  std::uint64_t deadline_generation_ = 0;
+  bool closed_ = false;
+};
+
+// The outgoing side towards one peer: its queue (shared with send()) and its connection.
+// Owned by the transport's peers_ map; the queue is guarded by the transport's mu_, the rest
+// belongs to the transport thread.
+class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
+ public:
+  Peer(TcpTransport* transport, NodeId id)
+      : transport_(transport),
+        id_(std::move(id)),
+        socket_(transport->io_),
+        resolver_(transport->io_),
+        timer_(transport->io_),
+        backoff_(Millis(transport->options_.backoff_initial_ms)) {}
+
+  // Guarded by transport_->mu_.
+  std::deque<std::string> outbox_;
+  std::size_t outbox_bytes_ = 0;
+  bool kick_posted_ = false;
+  std::string address_;
+
+  // Transport thread: new frames were queued (or the address changed).
+  void kick() {
+    std::string address;
+    {
+      std::lock_guard lock(transport_->mu_);
+      kick_posted_ = false;
+      address = address_;
+    }
+    if (transport_->closing_) return;
+    if (state_ != State::kIdle && state_ != State::kBackoff && address != dialled_address_) {
+      transport_->log(LogLevel::kInfo, fmt::format("peer '{}' moved from {} to {}; reconnecting",
+                                                   id_, dialled_address_, address));
+      reset_connection();
+      state_ = State::kIdle;
+    }
+    switch (state_) {
+      case State::kIdle:
+        connect(address);
+        break;
+      case State::kConnected:
+        if (!write_in_flight_) write_more();
+        break;
+      case State::kConnecting:
+      case State::kBackoff:
+        break;
+    }
+  }
+
+  // Transport thread: closes everything for good.
+  void shutdown() {
+    reset_connection();
+    state_ = State::kIdle;
+  }
+
+ private:
+  enum class State { kIdle, kConnecting, kConnected, kBackoff };
+
+  // Aborts whatever is in flight; pending handlers see a stale generation and do nothing.
+  void reset_connection() {
+    ++generation_;
+    std::error_code ignored;
+    socket_.close(ignored);
+    resolver_.cancel();
+    timer_.cancel();
+    writing_.clear();
+    write_in_flight_ = false;
+  }
+
+  void connect(const std::string& address) {
+    reset_connection();
+    state_ = State::kConnecting;
+    dialled_address_ = address;
+    const std::uint64_t generation = generation_;
+    timer_.expires_after(Millis(transport_->options_.connect_timeout_ms));
+    timer_.async_wait([self = shared_from_this(), generation](std::error_code ec) {
+      if (ec || generation != self->generation_ || self->transport_->closing_) return;
+      self->fail("connect timed out");
+    });
+    const HostPort hp = split_host_port(address);
+    if (hp.host.empty()) {
+      post_fail(generation, fmt::format("bad address '{}'", address));
+      return;
+    }
+    std::error_code ec;
+    const asio::ip::address ip = asio::ip::make_address(hp.host, ec);
+    if (!ec) {
+      unsigned port = 0;
+      for (char c : hp.port) {
+        if (c < '0' || c > '9' || port > 65535) {
+          port = 70000;
+          break;
+        }
+        port = port * 10 + static_cast<unsigned>(c - '0');
+      }
+      if (port > 65535) {
+        post_fail(generation, fmt::format("bad port in '{}'", address));
+        return;
+      }
+      socket_.async_connect(tcp::endpoint(ip, static_cast<unsigned short>(port)),
+                            [self = shared_from_this(), generation](std::error_code cec) {
+                              self->on_connect(generation, cec);
+                            });
+      return;
+    }
+    resolver_.async_resolve(hp.host, hp.port,
+                            [self = shared_from_this(), generation](
+                                std::error_code rec, tcp::resolver::results_type results) {
+                              if (generation != self->generation_ || self->transport_->closing_)
+                                return;
+                              if (rec) {
+                                self->fail(fmt::format("cannot resolve: {}", rec.message()));
+                                return;
+                              }
+                              asio::async_connect(
+                                  self->socket_, results,
+                                  [self, generation](std::error_code cec, const tcp::endpoint&) {
+                                    self->on_connect(generation, cec);
+                                  });
+                            });
+  }
+
+  void post_fail(std::uint64_t generation, std::string reason) {
+    asio::post(transport_->io_, [self = shared_from_this(), generation, reason] {
+      if (generation != self->generation_ || self->transport_->closing_) return;
+      self->fail(reason);
+    });
+  }
+
+  void on_connect(std::uint64_t generation, std::error_code ec) {
+    if (generation != generation_ || transport_->closing_) return;
+    if (ec) {
+      fail(ec.message());
+      return;
+    }
+    timer_.cancel();
+    state_ = State::kConnected;
+    connected_at_ = Clock::now();
+    failures_ = 0;
+    ++transport_->outbound_connected_;
+    std::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    pb::Handshake handshake;
+    handshake.set_protocol_version(kProtocolVersion);
+    handshake.set_cluster_id(transport_->options_.cluster_id);
+    handshake.set_from_id(transport_->options_.local_id);
+    handshake.set_to_id(id_);
+    writing_.push_back(encode_handshake_frame(handshake));
+    // The receiver never writes: a read completes only when the connection ends.
+    socket_.async_read_some(asio::buffer(read_buffer_), [self = shared_from_this(), generation](
+                                                            std::error_code rec, std::size_t n) {
+      if (generation != self->generation_ || self->transport_->closing_) return;
+      self->fail(rec ? (rec == asio::error::eof ? std::string("closed by the peer") : rec.message())
+                     : fmt::format("the peer wrote {} bytes on an outgoing connection", n));
+    });
+    write_more();
+  }
+
+  // Gathers queued frames (after any already in writing_) into one write of several buffers.
+  void write_more() {
+    {
+      std::lock_guard lock(transport_->mu_);
+      std::size_t bytes = 0;
+      while (!outbox_.empty() && writing_.size() < kMaxFramesPerWrite &&
+             bytes < kMaxBytesPerWrite) {
+        bytes += outbox_.front().size();
+        outbox_bytes_ -= outbox_.front().size();
+        writing_.push_back(std::move(outbox_.front()));
+        outbox_.pop_front();
+      }
+    }
+    if (writing_.empty()) return;
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(writing_.size());
+    for (const std::string& frame : writing_) buffers.push_back(asio::buffer(frame));
+    write_in_flight_ = true;
+    const std::uint64_t generation = generation_;
+    asio::async_write(socket_, buffers,
+                      [self = shared_from_this(), generation](std::error_code ec, std::size_t) {
+                        if (generation != self->generation_ || self->transport_->closing_) return;
+                        self->write_in_flight_ = false;
+                        if (ec) {
+                          self->fail(fmt::format("write failed: {}", ec.message()));
+                          return;
+                        }
+                        self->writing_.clear();
+                        self->write_more();
+                      });
+  }
+
+  // The attempt or the connection failed: close it and retry after the backoff.
+  void fail(const std::string& reason) {
+    const bool was_connected = state_ == State::kConnected;
+    if (was_connected &&
+        Clock::now() - connected_at_ >= Millis(transport_->options_.backoff_max_ms)) {
+      backoff_ = Millis(transport_->options_.backoff_initial_ms);
+    }
+    reset_connection();
+    ++transport_->outbound_failures_;
+    const Millis delay = backoff_;
+    backoff_ = std::min(backoff_ * 2, Millis(transport_->options_.backoff_max_ms));
+    transport_->log(failures_ == 0 ? LogLevel::kWarn : LogLevel::kDebug,
+                    fmt::format("{} peer '{}' at {}: {}; retrying in {} ms",
+                                was_connected ? "lost connection to" : "cannot connect to", id_,
+                                dialled_address_, reason, delay.count()));
+    ++failures_;
+    state_ = State::kBackoff;
+    const std::uint64_t generation = generation_;
+    timer_.expires_after(delay);
+    timer_.async_wait([self = shared_from_this(), generation](std::error_code ec) {
+      if (ec || generation != self->generation_ || self->transport_->closing_) return;
+      std::string address;
+      bool pending = false;
+      {
+        std::lock_guard lock(self->transport_->mu_);
+        address = self->address_;
+        pending = !self->outbox_.empty();
+      }
+      // Reconnect only when there is something to send; otherwise the next send() dials.
+      if (pending) {
+        self->connect(address);
+      } else {
+        self->state_ = State::kIdle;
+      }
+    });
+  }
+
+  TcpTransport* transport_;
+  const NodeId id_;
+  tcp::socket socket_;
+  tcp::resolver resolver_;
+  asio::steady_timer timer_;  // connect timeout or backoff, by state
+  State state_ = State::kIdle;
+  std::string dialled_address_;
+  std::vector<std::string> writing_;  // frames of the write in flight
+  bool write_in_flight_ = false;
+  std::uint64_t generation_ = 0;
+  Millis backoff_;
+  int failures_ = 0;  // consecutive
+  Clock::time_point connected_at_;
+  std::array<char, 64> read_buffer_{};
+};
+
+TcpTransport::TcpTransport(TcpTransportOptions options)
+    : options_(std::move(options)),
+      logger_(options_.logger != nullptr ? *options_.logger : null_logger()),
+      acceptor_(io_),
+      accept_retry_(io_) {}
+
+TcpTransport::~TcpTransport() { stop(); }
+
+void TcpTransport::log(LogLevel level, const std::string& line) {
+  if (level < logger_.min_level()) return;
+  logger_.log(level, fmt::format("transport {}: {}", options_.local_id, line));
+}
+
+Status TcpTransport::start(const std::string& listen_address, MessageHandler handler) {
+  std::lock_guard lock(mu_);
+  if (started_) return Status(ErrorCode::kAlreadyExists, "the transport was already started");
+  const HostPort hp = split_host_port(listen_address);
+  if (hp.host.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("bad listen address '{}' (want host:port)", listen_address));
+  }
+  std::error_code ec;
+  tcp::resolver resolver(io_);
+  const auto results = resolver.resolve(hp.host, hp.port, tcp::resolver::passive, ec);
+  if (ec || results.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("cannot resolve listen address '{}': {}", listen_address,
+                              ec ? ec.message() : std::string("no address")));
+  }
+  const tcp::endpoint endpoint = results.begin()->endpoint();
+  const auto io_error = [&](const char* what) {
+    std::error_code ignored;
+    acceptor_.close(ignored);
+    return Status(ErrorCode::kIoError,
+                  fmt::format("cannot listen on '{}': {}: {}", listen_address, what, ec.message()));
+  };
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) return io_error("open");
+  acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (ec) return io_error("setsockopt");
+  acceptor_.bind(endpoint, ec);
+  if (ec) return io_error("bind");
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return io_error("listen");
+  const tcp::endpoint bound = acceptor_.local_endpoint(ec);
+  if (ec) return io_error("getsockname");
+  local_address_ = endpoint_string(bound);
+  handler_ = std::move(handler);
+  started_ = true;
+  running_ = true;
+  work_.emplace(io_.get_executor());
+  accept_next();
+  thread_ = std::thread([this] {
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      log(LogLevel::kError, fmt::format("the transport thread stopped: {}", e.what()));
+    }
+  });
+  log(LogLevel::kInfo, fmt::format("listening on {}", local_address_));
+  return Status::ok_status();
+}
+
+std::string TcpTransport::local_address() const { return local_address_; }
+
+Status TcpTransport::send(const NodeId& peer, const std::string& address, pb::Message message) {
+  if (message.from().empty()) message.set_from(options_.local_id);
+  if (message.to().empty()) message.set_to(peer);
+  std::string frame = encode_message_frame(message);
+  if (frame.size() - kFrameHeaderBytes > options_.max_frame_bytes) {
+    ++messages_dropped_;
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("message of {} bytes exceeds the maximum frame size {}", frame.size(),
+                              options_.max_frame_bytes));
+  }
+  std::lock_guard lock(mu_);
+  if (!running_) return Status(ErrorCode::kShutdown, "the transport is not running");
+  std::shared_ptr<Peer>& slot = peers_[peer];
+  if (!slot) slot = std::make_shared<Peer>(this, peer);
+  Peer& p = *slot;
+  if (p.outbox_.size() >= options_.max_queued_messages ||
+      p.outbox_bytes_ + frame.size() > options_.max_queued_bytes) {
+    ++messages_dropped_;
+    return Status(ErrorCode::kUnavailable,
+                  fmt::format("the queue to '{}' is full ({} messages, {} bytes); dropped", peer,
+                              p.outbox_.size(), p.outbox_bytes_));
+  }
+  p.address_ = address;
+  p.outbox_bytes_ += frame.size();
+  p.outbox_.push_back(std::move(frame));
+  if (!p.kick_posted_) {
+    p.kick_posted_ = true;
+    asio::post(io_, [self = slot] { self->kick(); });
+  }
+  return Status::ok_status();
+}
+
+void TcpTransport::accept_next() {
+  acceptor_.async_accept([this](std::error_code ec, tcp::socket socket) {
+    if (closing_) return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      // E.g. out of file descriptors: wait a little rather than spin.
+      log(LogLevel::kWarn, fmt::format("accept failed: {}", ec.message()));
+      accept_retry_.expires_after(Millis(10));
+      accept_retry_.async_wait([this](std::error_code wec) {
+        if (!wec && !closing_) accept_next();
+      });
+      return;
+    }
+    ++inbound_accepted_;
+    ++inbound_open_;
+    const std::uint64_t id = next_inbound_id_++;
+    auto connection = std::make_shared<Inbound>(this, id, std::move(socket));
+    inbound_.emplace(id, connection);
+    connection->start();
+    accept_next();
+  });
+}
+
+void TcpTransport::shutdown_all() {
+  closing_ = true;
+  std::error_code ignored;
+  acceptor_.close(ignored);
+  accept_retry_.cancel();
+  std::vector<std::shared_ptr<Inbound>> inbound;
+  for (auto& [id, connection] : inbound_) inbound.push_back(connection);
+  for (auto& connection : inbound) connection->close();
+  std::vector<std::shared_ptr<Peer>> peers;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, peer] : peers_) peers.push_back(peer);
+  }
+  for (auto& peer : peers) peer->shutdown();
+  work_.reset();
+  io_.stop();  // whatever is still pending is destroyed with the io_context, never run
+}
+
+void TcpTransport::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (running_) {
+      running_ = false;
+      asio::post(io_, [this] { shutdown_all(); });
+    }
+  }
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  peers_.clear();
+}
+
+TcpTransportStats TcpTransport::stats() const {
+  TcpTransportStats s;
+  s.messages_received = messages_received_.load();
+  s.inbound_accepted = inbound_accepted_.load();
+  s.inbound_open = inbound_open_.load();
+  s.inbound_closed_on_error = inbound_closed_on_error_.load();
+  s.outbound_connected = outbound_connected_.load();
+  s.outbound_failures = outbound_failures_.load();
+  s.messages_dropped = messages_dropped_.load();
+  return s;
+}
+
+}  // namespace raft::transport
+
+std::unique_ptr<raft::Transport> raft::make_tcp_transport(TcpTransportOptions options) {
+  return std::make_unique<transport::TcpTransport>(std::move(options));
+}

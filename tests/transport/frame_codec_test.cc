@@ -1,0 +1,256 @@
+// The transport's wire format: frames, the incremental decoder, and the handshake rule.
+#include "transport/frame_codec.h"
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace raft::transport {
+namespace {
+
+pb::Handshake make_handshake(std::string cluster = "c1", std::string from = "n2",
+                             std::string to = "n1", std::uint32_t version = kProtocolVersion) {
+  pb::Handshake h;
+  h.set_protocol_version(version);
+  h.set_cluster_id(std::move(cluster));
+  h.set_from_id(std::move(from));
+  h.set_to_id(std::move(to));
+  return h;
+}
+
+pb::Message make_message(std::uint64_t index, std::string data = "payload") {
+  pb::Message m;
+  m.set_type(pb::MSG_APPEND);
+  m.set_from("n2");
+  m.set_to("n1");
+  m.set_term(7);
+  m.set_index(index);
+  pb::Entry* e = m.add_entries();
+  e->set_term(7);
+  e->set_index(index + 1);
+  e->set_data(std::move(data));
+  return m;
+}
+
+HandshakeRule rule() { return HandshakeRule{"c1", "n1", kProtocolVersion}; }
+
+// A handshake then `count` messages with indexes 0..count-1.
+std::string good_stream(int count) {
+  std::string s = encode_handshake_frame(make_handshake());
+  for (int i = 0; i < count; ++i) s += encode_message_frame(make_message(i));
+  return s;
+}
+
+std::string be32(std::uint32_t v) {
+  std::string s(4, '\0');
+  s[0] = static_cast<char>(v >> 24);
+  s[1] = static_cast<char>(v >> 16);
+  s[2] = static_cast<char>(v >> 8);
+  s[3] = static_cast<char>(v);
+  return s;
+}
+
+TEST_CASE("a frame is a 4-byte big-endian length and the serialized envelope", "[codec]") {
+  pb::Message m = make_message(3);
+  std::string frame = encode_message_frame(m);
+  pb::WireFrame envelope;
+  *envelope.mutable_message() = m;
+  REQUIRE(frame.size() == 4 + envelope.ByteSizeLong());
+  REQUIRE(frame.substr(0, 4) == be32(static_cast<std::uint32_t>(envelope.ByteSizeLong())));
+}
+
+TEST_CASE("frames round trip through the decoder", "[codec]") {
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  REQUIRE(decoder.feed(good_stream(3), &out).ok());
+  REQUIRE(decoder.handshake_done());
+  REQUIRE(decoder.peer_id() == "n2");
+  REQUIRE(out.size() == 3);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(out[i].SerializeAsString() == make_message(i).SerializeAsString());
+  }
+  REQUIRE_FALSE(decoder.mid_frame());
+}
+
+TEST_CASE("frames split at every byte boundary decode the same", "[codec]") {
+  const std::string stream = good_stream(3);
+  for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+    InboundDecoder decoder(rule());
+    std::vector<pb::Message> out;
+    REQUIRE(decoder.feed(std::string_view(stream).substr(0, cut), &out).ok());
+    REQUIRE(decoder.feed(std::string_view(stream).substr(cut), &out).ok());
+    REQUIRE(out.size() == 3);
+    REQUIRE(out[2].index() == 2);
+  }
+  // And one byte at a time.
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  for (char c : stream) REQUIRE(decoder.feed(std::string_view(&c, 1), &out).ok());
+  REQUIRE(out.size() == 3);
+}
+
+TEST_CASE("several frames in one read all come out, in order", "[codec]") {
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  REQUIRE(decoder.feed(good_stream(100), &out).ok());
+  REQUIRE(out.size() == 100);
+  for (int i = 0; i < 100; ++i) REQUIRE(out[i].index() == static_cast<std::uint64_t>(i));
+}
+
+TEST_CASE("empty from and to are filled in from the handshake", "[codec]") {
+  pb::Message m = make_message(1);
+  m.clear_from();
+  m.clear_to();
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  REQUIRE(
+      decoder.feed(encode_handshake_frame(make_handshake()) + encode_message_frame(m), &out).ok());
+  REQUIRE(out.size() == 1);
+  REQUIRE(out[0].from() == "n2");
+  REQUIRE(out[0].to() == "n1");
+}
+
+TEST_CASE("a truncated frame yields nothing and leaves the decoder mid-frame", "[codec]") {
+  const std::string stream = good_stream(1);
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  REQUIRE(decoder.feed(std::string_view(stream).substr(0, stream.size() - 1), &out).ok());
+  REQUIRE(out.empty());
+  REQUIRE(decoder.mid_frame());
+}
+
+TEST_CASE("a 4 GiB length is refused as soon as its header arrives", "[codec]") {
+  FrameDecoder decoder;
+  std::vector<pb::WireFrame> frames;
+  Status s = decoder.feed(be32(0xffffffffu), &frames);
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(s.message().find("4294967295") != std::string::npos);
+  REQUIRE(s.message().find("maximum") != std::string::npos);
+  REQUIRE(decoder.buffered_bytes() == 0);
+  // The error is permanent.
+  REQUIRE_FALSE(decoder.feed(good_stream(1), &frames).ok());
+  REQUIRE(frames.empty());
+}
+
+TEST_CASE("a length just above a configured maximum is refused, one at it accepted", "[codec]") {
+  pb::WireFrame envelope;
+  *envelope.mutable_message() = make_message(1);
+  std::string frame;
+  append_frame(envelope, &frame);
+  const std::size_t size = envelope.ByteSizeLong();
+  std::vector<pb::WireFrame> frames;
+  FrameDecoder exact(size);
+  REQUIRE(exact.feed(frame, &frames).ok());
+  REQUIRE(frames.size() == 1);
+  FrameDecoder small(size - 1);
+  REQUIRE_FALSE(small.feed(frame, &frames).ok());
+}
+
+TEST_CASE("unparseable bytes are an error", "[codec]") {
+  FrameDecoder decoder;
+  std::vector<pb::WireFrame> frames;
+  // Field 1, wire type 2 (length-delimited) claiming 100 bytes but only 1 follows.
+  std::string body = "\x0a\x64x";
+  Status s = decoder.feed(be32(static_cast<std::uint32_t>(body.size())) + body, &frames);
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(s.message().find("unparseable") != std::string::npos);
+}
+
+TEST_CASE("an empty envelope or an unknown body type is an error", "[codec]") {
+  {
+    FrameDecoder decoder;
+    std::vector<pb::WireFrame> frames;
+    Status s = decoder.feed(be32(0), &frames);
+    REQUIRE_FALSE(s.ok());
+    REQUIRE(s.message().find("empty or unknown") != std::string::npos);
+  }
+  {
+    // Field 9 (varint 1): a body type from the future.
+    FrameDecoder decoder;
+    std::vector<pb::WireFrame> frames;
+    std::string body = "\x48\x01";
+    REQUIRE_FALSE(decoder.feed(be32(2) + body, &frames).ok());
+    REQUIRE(frames.empty());
+  }
+}
+
+TEST_CASE("random bytes never crash the decoder and never yield a message", "[codec]") {
+  std::mt19937_64 rng(20240601);
+  for (int round = 0; round < 2000; ++round) {
+    std::string bytes(1 + rng() % 300, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    InboundDecoder decoder(rule(), 1 << 20);
+    std::vector<pb::Message> out;
+    std::size_t pos = 0;
+    while (pos < bytes.size()) {
+      std::size_t n = 1 + rng() % 17;
+      if (!decoder.feed(std::string_view(bytes).substr(pos, n), &out).ok()) break;
+      pos += n;
+    }
+    REQUIRE(out.empty());
+  }
+}
+
+TEST_CASE("another cluster's handshake is refused, naming both cluster ids", "[codec]") {
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  Status s = decoder.feed(
+      encode_handshake_frame(make_handshake("other")) + encode_message_frame(make_message(1)),
+      &out);
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(s.message().find("cluster id 'other'") != std::string::npos);
+  REQUIRE(s.message().find("'c1'") != std::string::npos);
+  REQUIRE(out.empty());
+}
+
+TEST_CASE("a handshake for another receiver is refused, naming both ids", "[codec]") {
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  Status s = decoder.feed(encode_handshake_frame(make_handshake("c1", "n2", "n3")), &out);
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(s.message().find("receiver id 'n3'") != std::string::npos);
+  REQUIRE(s.message().find("'n1'") != std::string::npos);
+}
+
+TEST_CASE("an unsupported protocol version is refused", "[codec]") {
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  Status s = decoder.feed(encode_handshake_frame(make_handshake("c1", "n2", "n1", 99)), &out);
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(s.message().find("protocol version 99") != std::string::npos);
+}
+
+TEST_CASE("a message before the handshake is refused", "[codec]") {
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  Status s = decoder.feed(encode_message_frame(make_message(1)), &out);
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(s.message().find("not a handshake") != std::string::npos);
+  REQUIRE(out.empty());
+}
+
+TEST_CASE("a second handshake or a message from someone else is refused", "[codec]") {
+  {
+    InboundDecoder decoder(rule());
+    std::vector<pb::Message> out;
+    Status s = decoder.feed(good_stream(1) + encode_handshake_frame(make_handshake()), &out);
+    REQUIRE_FALSE(s.ok());
+    REQUIRE(s.message().find("second handshake") != std::string::npos);
+    REQUIRE(out.size() == 1);  // the good message before it still counts
+  }
+  {
+    pb::Message m = make_message(1);
+    m.set_from("n3");
+    InboundDecoder decoder(rule());
+    std::vector<pb::Message> out;
+    REQUIRE_FALSE(
+        decoder.feed(encode_handshake_frame(make_handshake()) + encode_message_frame(m), &out)
+            .ok());
+    REQUIRE(out.empty());
+  }
+}
+
+}  // namespace
+}  // namespace raft::transport
