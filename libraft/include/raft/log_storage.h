@@ -62,6 +62,10 @@ class LogReader {
   // The errors entries() must return for a range outside [first_index(), last_index() + 1),
   // or ok: one definition of the contract for every implementation.
   Status check_entries_range(Index lo, Index hi) const;
+  // Checks a batch a host appends (Ready::entries): contiguous, starting at most one past
+  // last_index(). Returns how many leading entries lie below first_index() (already
+  // compacted: the store ignores them), or kInvalidArgument for a gap or a hole.
+  Result<std::size_t> check_append(const std::vector<pb::Entry>& entries) const;
 };
 
 }  // namespace raft

@@ -16,6 +16,26 @@ Status LogReader::check_entries_range(Index lo, Index hi) const {
   return {};
 }
 
+Result<std::size_t> LogReader::check_append(const std::vector<pb::Entry>& entries) const {
+  std::size_t skip = 0;
+  while (skip < entries.size() && entries[skip].index() < first_index()) ++skip;
+  if (skip == entries.size()) return skip;
+  const Index start = entries[skip].index();
+  if (start > last_index() + 1) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("append at {} leaves a gap after the last index {}", start, last_index()));
+  }
+  for (std::size_t k = skip + 1; k < entries.size(); ++k) {
+    if (entries[k].index() != entries[k - 1].index() + 1) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("append: entries are not contiguous ({} follows {})",
+                                entries[k].index(), entries[k - 1].index()));
+    }
+  }
+  return skip;
+}
+
 Result<pb::SnapshotMetadata> LogReader::snapshot_metadata() const {
   return Status(ErrorCode::kUnavailable, "this log store keeps no snapshots");
 }

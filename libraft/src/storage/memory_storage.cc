@@ -49,23 +49,13 @@ Result<std::vector<pb::Entry>> MemoryStorage::entries(Index lo, Index hi,
 
 Status MemoryStorage::append(const std::vector<pb::Entry>& entries) {
   if (entries.empty()) return {};
-  const Index first = first_index();
   const Index offset = entries_.front().index();
-  std::size_t skip = 0;
   // Entries already compacted away are ignored.
-  while (skip < entries.size() && entries[skip].index() < first) ++skip;
+  auto checked = check_append(entries);
+  if (!checked.ok()) return checked.status();
+  const std::size_t skip = *checked;
   if (skip == entries.size()) return {};
   const Index start = entries[skip].index();
-  if (start > last_index() + 1) {
-    return Status(
-        ErrorCode::kInvalidArgument,
-        fmt::format("append at {} leaves a gap after the last index {}", start, last_index()));
-  }
-  for (std::size_t k = skip + 1; k < entries.size(); ++k) {
-    if (entries[k].index() != entries[k - 1].index() + 1) {
-      return Status(ErrorCode::kInvalidArgument, "append: entries are not contiguous");
-    }
-  }
   entries_.resize(start - offset);  // drop the conflicting suffix, if any
   entries_.insert(entries_.end(), entries.begin() + static_cast<std::ptrdiff_t>(skip),
                   entries.end());

@@ -28,22 +28,11 @@ std::string_view zeros(std::uint64_t n) {
 
 Status SegmentedLog::append(const std::vector<pb::Entry>& entries) {
   if (!failed_.ok()) return failed_;
-  std::size_t skip = 0;
-  while (skip < entries.size() && entries[skip].index() < first_index()) ++skip;
+  auto checked = check_append(entries);
+  if (!checked.ok()) return checked.status();
+  const std::size_t skip = *checked;
   if (skip == entries.size()) return Status();
   const Index start = entries[skip].index();
-  if (start > last_index() + 1) {
-    return Status(
-        ErrorCode::kInvalidArgument,
-        fmt::format("append at {} leaves a gap after the last index {}", start, last_index()));
-  }
-  for (std::size_t k = skip + 1; k < entries.size(); ++k) {
-    if (entries[k].index() != entries[k - 1].index() + 1) {
-      return Status(ErrorCode::kInvalidArgument,
-                    fmt::format("append: entries are not contiguous ({} follows {})",
-                                entries[k].index(), entries[k - 1].index()));
-    }
-  }
   // Encode first: a bad entry must not leave a half-done truncation behind.
   std::string batch;
   std::size_t bytes = 0;
