@@ -5,7 +5,10 @@
 namespace raft::sim {
 
 KvWorkload::KvWorkload(SimCluster& cluster, const WorkloadOptions& options)
-    : cluster_(cluster), options_(options), machines_(static_cast<std::size_t>(cluster.size())) {
+    : cluster_(cluster),
+      options_(options),
+      machines_(static_cast<std::size_t>(cluster.size())),
+      read_choice_(cluster.seed() ^ 0x4eadd1ceull) {
   for (int i = 0; i < options_.clients; ++i) {
     Client c;
     c.id = static_cast<std::uint64_t>(i + 1);
@@ -80,6 +83,9 @@ void KvWorkload::start_operation(Client& c) {
   p.op.value = cmd.value;
   p.op.expected = cmd.expected;
   p.op.call = static_cast<std::uint64_t>(cluster_.now());
+  if (cmd.kind == lincheck::OpKind::kGet && options_.read_index_fraction > 0) {
+    p.via_read_index = read_choice_.chance(options_.read_index_fraction);
+  }
   p.give_up_at = cluster_.now() + options_.op_budget;
   c.pending = std::move(p);
   ++issued_;
@@ -119,14 +125,23 @@ void KvWorkload::try_propose(Client& c) {
     finish(c, local);
     return;
   }
+  if (p.via_read_index) {
+    try_read_index(c);
+    return;
+  }
   Result<Index> r = cluster_.propose(node, p.command.encode());
   if (r.ok()) {
     p.node = node;
     p.try_deadline = now + options_.attempt_timeout;
     return;
   }
-  if (r.status().code() == ErrorCode::kNotLeader && !r.status().leader_hint().empty()) {
-    const int hinted = cluster_.index_of(r.status().leader_hint());
+  redirect(c, r.status());
+}
+
+void KvWorkload::redirect(Client& c, const Status& refusal) {
+  const SimTime now = cluster_.now();
+  if (refusal.code() == ErrorCode::kNotLeader && !refusal.leader_hint().empty()) {
+    const int hinted = cluster_.index_of(refusal.leader_hint());
     c.target = hinted >= 0 ? hinted : random_node();
     c.next_action = now + milliseconds(1);
   } else {
@@ -136,8 +151,59 @@ void KvWorkload::try_propose(Client& c) {
   }
 }
 
+void KvWorkload::try_read_index(Client& c) {
+  Pending& p = *c.pending;
+  const int node = c.target;
+  // Each try has its own context: a late answer to an earlier try is ignored.
+  p.read_context = fmt::format("c{}s{}t{}", c.id, p.command.seq, ++p.tries);
+  p.read_point.reset();
+  // Set before asking: a single voter answers within the call.
+  p.node = node;
+  p.try_deadline = cluster_.now() + options_.attempt_timeout;
+  Status st = cluster_.read_index(node, p.read_context);
+  if (st.ok() || !c.pending) return;
+  p.node = -1;
+  redirect(c, st);
+}
+
+void KvWorkload::on_read_state(int node, const ReadState& read) {
+  for (auto& c : clients_) {
+    if (!c.pending || !c.pending->via_read_index || c.pending->node != node ||
+        c.pending->read_context != read.context) {
+      continue;
+    }
+    Pending& p = *c.pending;
+    if (!read.status.ok()) {
+      // Leadership lost, or the leader refused: try again (step() does, at next_action).
+      p.node = -1;
+      redirect(c, read.status);
+      return;
+    }
+    p.read_point = read.index;
+    serve_reads(node);
+    return;
+  }
+}
+
+void KvWorkload::serve_reads(int node) {
+  const Index applied = cluster_.node(node).applied_index();
+  for (auto& c : clients_) {
+    if (!c.pending || c.pending->node != node || !c.pending->read_point ||
+        *c.pending->read_point > applied) {
+      continue;
+    }
+    KvResult result;
+    result.read = machines_[static_cast<std::size_t>(node)].local_get(c.pending->command.key);
+    ++read_index_reads_;
+    finish(c, result);
+  }
+}
+
 void KvWorkload::on_apply(int node, const pb::Entry& entry) {
-  if (entry.type() != pb::ENTRY_NORMAL) return;
+  if (entry.type() != pb::ENTRY_NORMAL) {
+    serve_reads(node);
+    return;
+  }
   auto cmd = KvCommand::decode(entry.data());
   if (!cmd)
     cluster_.fail(
@@ -149,6 +215,7 @@ void KvWorkload::on_apply(int node, const pb::Entry& entry) {
       finish(c, result);
     }
   }
+  serve_reads(node);
 }
 
 void KvWorkload::on_restore(int node) {
@@ -163,6 +230,7 @@ void KvWorkload::on_restore(int node) {
     rebuilt.apply(*cmd);
   }
   machines_[static_cast<std::size_t>(node)] = std::move(rebuilt);
+  serve_reads(node);
 }
 
 void KvWorkload::finish(Client& c, const KvResult& result) {

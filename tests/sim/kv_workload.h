@@ -5,9 +5,12 @@
 // follows "not leader" hints, and retries with the same sequence number on a
 // timeout or leader change — against any node — until it gets an answer or its budget runs
 // out (then the outcome is recorded as unknown). An answer is the result the node it last
-// sent to computed when it applied the command. Reads go through the log, so they are
-// linearizable; the `leader_local_read` bug answers them from the local state of a node that
-// believes it leads, which a deposed leader must not do.
+// sent to computed when it applied the command. Reads go through the log, or (a share of
+// them, read_index_fraction) through ReadIndex: the node that received the get asks for a
+// read point (RawNode::read_index; a follower forwards it to its leader), waits until it has
+// applied that index and answers from its local replica. Both are linearizable; the
+// `leader_local_read` bug answers them from the local state of a node that believes it
+// leads, which a deposed leader must not do.
 //
 // Owned by the scenario runner; it keeps one KvStateMachine per node, fed by the cluster's
 // apply observer. All randomness comes from the cluster's SimRandom, so runs replay.
@@ -36,6 +39,10 @@ struct WorkloadOptions {
   SimTime op_budget = milliseconds(4000);
   // Bug switch: answer reads from the local state of a node that believes it leads.
   bool leader_local_read = false;
+  // The share of gets served by ReadIndex on the node that received them, in [0, 1]; the
+  // others go through the log (drawn per get from a generator of its own, seeded from the
+  // run's seed, so that with 0 a seed's run is what it was before ReadIndex existed).
+  double read_index_fraction = 0.5;
 };
 
 class KvWorkload {
@@ -49,6 +56,8 @@ class KvWorkload {
   // The cluster's restore observer: node's state machine was replaced by a snapshot, so its
   // replica is rebuilt from the node's applied log (which the snapshot restored).
   void on_restore(int node);
+  // The cluster's read observer: a read point (or a refusal) for a ReadIndex get.
+  void on_read_state(int node, const ReadState& read);
   // From now on clients stop starting operations and retry pending ones without limit.
   void enter_final_phase() { final_phase_ = true; }
 
@@ -56,6 +65,8 @@ class KvWorkload {
   // No operation is waiting for an answer.
   bool idle() const;
   int completed() const { return completed_; }
+  // Gets answered through ReadIndex.
+  int read_index_reads() const { return read_index_reads_; }
   int unknown() const { return unknown_; }
   const std::vector<lincheck::KvOp>& history() const { return history_; }
   // The pending operations, one per line (for a liveness failure message).
@@ -69,6 +80,12 @@ class KvWorkload {
     SimTime try_deadline = 0;  // retry elsewhere after this
     SimTime give_up_at = 0;
     bool queued_at_paused = false;  // sent to a paused node: handled when it resumes
+    // A get served by ReadIndex: the context of the current try, and its read point once
+    // known (the get is answered when `node` has applied it).
+    bool via_read_index = false;
+    int tries = 0;
+    std::string read_context;
+    std::optional<Index> read_point;
   };
   struct Client {
     std::uint64_t id = 0;
@@ -81,6 +98,11 @@ class KvWorkload {
 
   void start_operation(Client& c);
   void try_propose(Client& c);
+  void try_read_index(Client& c);
+  // A node refused a try (no leader there): go where its hint points, or anywhere, soon.
+  void redirect(Client& c, const Status& refusal);
+  // Answers the ReadIndex gets waiting on `node` whose read point it has applied.
+  void serve_reads(int node);
   void finish(Client& c, const KvResult& result);
   void abandon(Client& c);
   int random_node();
@@ -92,6 +114,8 @@ class KvWorkload {
   std::vector<lincheck::KvOp> history_;
   int issued_ = 0;
   int completed_ = 0;
+  int read_index_reads_ = 0;
+  SimRandom read_choice_;  // which gets use ReadIndex
   int unknown_ = 0;
   bool final_phase_ = false;
 };

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
     ("keys", "distinct keys", cxxopts::value<int>()->default_value("4"))
     ("bug", bug_help, cxxopts::value<std::string>()->default_value(""))
     ("no-check-quorum", "run the nodes without CheckQuorum")
+    ("read-index-fraction", "share of gets served by ReadIndex (the rest go through the log)",
+     cxxopts::value<double>()->default_value("0.5"))
     ("storage", "where nodes keep raft state: memory, or disk (the real log store over a "
                 "fault-injecting file system)", cxxopts::value<std::string>()->default_value("memory"))
     ("trace", "print every event of each run (use with one seed)")
@@ -53,6 +55,10 @@ int main(int argc, char** argv) {
     base.bug = args["bug"].as<std::string>();
     trace = args.count("trace") > 0;
     base.check_quorum = args.count("no-check-quorum") == 0;
+    base.read_index_fraction = args["read-index-fraction"].as<double>();
+    if (!(base.read_index_fraction >= 0 && base.read_index_fraction <= 1)) {
+      throw cxxopts::exceptions::exception("--read-index-fraction must be in [0, 1]");
+    }
     stop = args.count("stop-on-failure") > 0;
     base.storage = args["storage"].as<std::string>();
     if (!raft::sim::valid_storage(base.storage)) {
@@ -85,8 +91,9 @@ int main(int argc, char** argv) {
     if (trace) {
       for (const auto& line : r.trace) std::cout << line << "\n";
       std::cout << fmt::format(
-          "seed {}: {} ops answered, {} unknown, {} ms simulated, trace hash {:016x}\n", seed,
-          r.completed, r.unknown, r.simulated_ms, r.trace_hash);
+          "seed {}: {} ops answered ({} gets by ReadIndex), {} unknown, {} ms simulated, trace "
+          "hash {:016x}\n",
+          seed, r.completed, r.read_index_reads, r.unknown, r.simulated_ms, r.trace_hash);
     }
     if (r.ok) {
       ++passed;

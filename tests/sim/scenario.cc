@@ -21,6 +21,7 @@ void set_bug(const std::string& bug, InjectedBugs* bugs, WorkloadOptions* worklo
   if (bug == "vote-without-log-check") bugs->vote_without_log_check = true;
   if (bug == "forget-to-persist-vote") bugs->forget_to_persist_vote = true;
   if (bug == "apply-before-commit") bugs->apply_before_commit = true;
+  if (bug == "read-index-without-quorum") bugs->read_index_without_quorum = true;
   if (bug == "leader-local-read") workload->leader_local_read = true;
 }
 
@@ -33,9 +34,9 @@ std::string join(const std::set<std::string>& names) {
 }  // namespace
 
 const std::vector<std::string>& bug_names() {
-  static const std::vector<std::string> names = {"commit-old-term", "vote-without-log-check",
-                                                 "forget-to-persist-vote", "apply-before-commit",
-                                                 "leader-local-read"};
+  static const std::vector<std::string> names = {
+      "commit-old-term",     "vote-without-log-check", "forget-to-persist-vote",
+      "apply-before-commit", "leader-local-read",      "read-index-without-quorum"};
   return names;
 }
 
@@ -55,6 +56,9 @@ std::string replay_command(const ScenarioOptions& o) {
   if (!o.bug.empty()) cmd += " --bug " + o.bug;
   if (!o.check_quorum) cmd += " --no-check-quorum";
   if (o.storage != "memory") cmd += " --storage " + o.storage;
+  if (o.read_index_fraction != ScenarioOptions{}.read_index_fraction) {
+    cmd += fmt::format(" --read-index-fraction {}", o.read_index_fraction);
+  }
   return cmd + " --trace";
 }
 
@@ -80,6 +84,7 @@ ScenarioResult run_scenario(const ScenarioOptions& options) {
   workload_options.clients = options.clients;
   workload_options.keys = options.keys;
   workload_options.total_ops = options.ops;
+  workload_options.read_index_fraction = options.read_index_fraction;
   set_bug(options.bug, &sim.bugs, &workload_options);
 
   ScenarioResult result;
@@ -89,12 +94,15 @@ ScenarioResult run_scenario(const ScenarioOptions& options) {
   cluster.set_apply_observer(
       [&workload](int node, const pb::Entry& e) { workload.on_apply(node, e); });
   cluster.set_restore_observer([&workload](int node, Index) { workload.on_restore(node); });
+  cluster.set_read_observer(
+      [&workload](int node, const ReadState& read) { workload.on_read_state(node, read); });
 
   auto finish = [&](bool ok, std::string check, std::string failure) {
     result.ok = ok;
     result.check = std::move(check);
     result.failure = std::move(failure);
     result.completed = workload.completed();
+    result.read_index_reads = workload.read_index_reads();
     result.unknown = workload.unknown();
     result.simulated_ms = cluster.now() / milliseconds(1);
     result.trace_hash = cluster.trace_hash();

@@ -32,15 +32,19 @@ struct ScenarioOptions {
   // Where the nodes keep their raft state: "memory" (MemoryStorage) or "disk"
   // (DurableStorage over a fault-injecting file system; see SimOptions::storage).
   std::string storage = "memory";
+  // The share of gets served by ReadIndex (RawNode::read_index on the node that received the
+  // get, then a local read once it applied the read point); the rest go through the log.
+  double read_index_fraction = 0.5;
 };
 
 struct ScenarioResult {
   bool ok = true;
   // Which check failed: "invariant", "liveness" or "linearizability".
   std::string check;
-  std::string failure;  // what happened, for a person
-  int completed = 0;    // operations answered
-  int unknown = 0;      // operations abandoned with an unknown outcome
+  std::string failure;       // what happened, for a person
+  int completed = 0;         // operations answered
+  int read_index_reads = 0;  // of which gets answered through ReadIndex
+  int unknown = 0;           // operations abandoned with an unknown outcome
   std::int64_t simulated_ms = 0;
   std::uint64_t trace_hash = 0;
   std::vector<std::string> trace;  // with ScenarioOptions::trace

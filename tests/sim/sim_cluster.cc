@@ -253,8 +253,21 @@ void SimCluster::drain(int i) {
     if (++rounds > kMaxReadyRounds) fail(fmt::format("{}: has_ready() never turns false", n.id()));
     Ready rd = raw.ready();
     const bool from_established_leader = checker_.established_leader(i, raw);
-    // 1. Messages that depend only on already-durable state go out at once.
+    // 1. Messages that depend only on already-durable state go out at once, and read
+    // states are acted on (they need no persistence).
     for (const pb::Message& m : rd.messages) send(i, m);
+    for (const ReadState& rs : rd.read_states) {
+      TraceRecord r;
+      r.time = now_;
+      r.kind = TraceKind::kReadState;
+      r.node = i;
+      r.term = raw.term();
+      r.index = rs.index;
+      r.value = static_cast<std::uint64_t>(rs.status.code());
+      r.note = rs.context;
+      trace_.record(std::move(r));
+      if (read_observer_) read_observer_(i, rs);
+    }
     if (options_.disk_delay_max <= 0) {
       complete_write(i, rd, from_established_leader);
       raw.advance();
@@ -494,6 +507,23 @@ Status SimCluster::campaign(int i) {
   r.time = now_;
   r.kind = TraceKind::kCampaign;
   r.node = i;
+  r.term = n.raw().term();
+  r.value = static_cast<std::uint64_t>(st.code());
+  trace_.record(std::move(r));
+  drain(i);
+  return st;
+}
+
+Status SimCluster::read_index(int i, std::string context) {
+  if (!alive(i)) return Status(ErrorCode::kShutdown, id(i) + " is down");
+  if (paused(i)) return paused_status(id(i));
+  SimNode& n = mutable_node(i);
+  TraceRecord r;
+  r.time = now_;
+  r.kind = TraceKind::kReadIndex;
+  r.node = i;
+  r.note = context;
+  Status st = n.raw().read_index(std::move(context));
   r.term = n.raw().term();
   r.value = static_cast<std::uint64_t>(st.code());
   trace_.record(std::move(r));

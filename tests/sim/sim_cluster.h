@@ -44,6 +44,10 @@
 // restore observer called and the checker shown the restored entries. With disk delays the install
 // waits, like the rest of step 2, for the write to complete.
 //
+// Reads (read_index): a node's ReadStates go to the read observer as soon as ready() hands them
+// out (step 1: they need no persistence); the observer serves a read once the node applied
+// its index.
+//
 // Membership: nodes n<num_nodes+1>.. (extra_nodes) start with an empty storage and wait to be
 // added; propose_conf_change / change_membership drive single-server changes. A removed node
 // keeps running until the test crashes it.
@@ -230,6 +234,9 @@ class SimCluster {
   std::vector<Result<Index>> propose_batch(int i, const std::vector<std::string>& data);
   Status transfer_leadership(int leader, int target);
   Status campaign(int i);
+  // Asks node i for a linearizable read point (RawNode::read_index); the answer comes to the
+  // read observer.
+  Status read_index(int i, std::string context);
   // Proposes a membership change on node i (see RawNode::propose_conf_change).
   Result<Index> propose_conf_change(int i, const ConfChange& change);
   // Proposes `change` on whichever live node accepts it (retrying refusals such as
@@ -301,6 +308,9 @@ class SimCluster {
   // the leader, or, in disk mode, the newest snapshot at a reboot after a crash);
   // node(i).applied_log() then holds everything the snapshot covers.
   void set_restore_observer(std::function<void(int node, Index index)> observer);
+  // Called with every ReadState node i hands out, when its Ready is taken (before the Ready
+  // is persisted or applied).
+  void set_read_observer(std::function<void(int node, const ReadState& read)> observer);
   // Throws SimFailure with `what`, the seed, the time and the recent events.
   [[noreturn]] void fail(const std::string& what) const;
   std::string context() const;
@@ -348,6 +358,7 @@ class SimCluster {
   std::function<void(int, const pb::Entry&)> apply_observer_;
   std::function<void(int)> restart_observer_;
   std::function<void(int, Index)> restore_observer_;
+  std::function<void(int, const ReadState&)> read_observer_;
   // A node's Ready whose disk write is in flight (disk_delay_max > 0).
   struct PendingWrite {
     Ready ready;

@@ -258,6 +258,10 @@ void SimCluster::set_restart_observer(std::function<void(int node)> observer) {
   restart_observer_ = std::move(observer);
 }
 
+void SimCluster::set_read_observer(std::function<void(int node, const ReadState& read)> observer) {
+  read_observer_ = std::move(observer);
+}
+
 void SimCluster::set_restore_observer(std::function<void(int node, Index index)> observer) {
   restore_observer_ = std::move(observer);
 }

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "sim/sim_failure.h"
-#include "sim/snapshot_adapters.h"
+#include "common/snapshot_adapters.h"
 
 namespace raft::sim {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "raft/durable_storage.h"
-#include "sim/snapshot_adapters.h"
+#include "common/snapshot_adapters.h"
 #include "storage/fault_injecting_file_system.h"
 
 namespace raft::sim {

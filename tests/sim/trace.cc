@@ -52,6 +52,10 @@ std::string_view to_string(TraceKind kind) {
       return "snapshot";
     case TraceKind::kRestore:
       return "restore";
+    case TraceKind::kReadIndex:
+      return "readindex";
+    case TraceKind::kReadState:
+      return "readstate";
   }
   return "?";
 }

@@ -36,6 +36,8 @@ enum class TraceKind {
   kConfChange,  // a membership change proposed (index: its entry, value: the status code)
   kSnapshot,    // a node snapshotted its state machine (index) and compacted its log
   kRestore,     // a node installed a snapshot from its leader (index)
+  kReadIndex,   // a read requested on a node (note: context, value: the status code)
+  kReadState,   // a node handed out a ReadState (note: context, index, value: status code)
 };
 
 std::string_view to_string(TraceKind kind);

@@ -225,6 +225,7 @@ struct Drained {
   std::vector<pb::Entry> committed_entries;     // Ready::committed_entries (applied)
   std::vector<SnapshotChunk> snapshot_chunks;   // Ready::snapshot_chunks (written)
   std::vector<pb::SnapshotMetadata> snapshots;  // every Ready::snapshot (installed)
+  std::vector<ReadState> read_states;           // Ready::read_states
   std::size_t readies = 0;
 
   // Everything sent, in the order the host sends it.
@@ -244,6 +245,7 @@ struct Drained {
     snapshot_chunks.insert(snapshot_chunks.end(), other.snapshot_chunks.begin(),
                            other.snapshot_chunks.end());
     snapshots.insert(snapshots.end(), other.snapshots.begin(), other.snapshots.end());
+    read_states.insert(read_states.end(), other.read_states.begin(), other.read_states.end());
     readies += other.readies;
   }
 };
@@ -278,6 +280,8 @@ class TestNode {
   const NodeId& id() const { return config_.id; }
   // Every committed entry handed out so far, across restarts.
   const std::vector<pb::Entry>& applied() const { return applied_; }
+  // Every ReadState handed out so far, across restarts.
+  const std::vector<ReadState>& read_states() const { return read_states_; }
 
   // Drops the RawNode (losing everything not persisted) and builds a new one from storage.
   void restart() {
@@ -318,6 +322,7 @@ class TestNode {
     Ready rd = node_->ready();
     persist(rd);
     for (const pb::Entry& entry : rd.committed_entries) applied_.push_back(entry);
+    read_states_.insert(read_states_.end(), rd.read_states.begin(), rd.read_states.end());
     node_->advance();
     if (out != nullptr) {
       out->messages.insert(out->messages.end(), rd.messages.begin(), rd.messages.end());
@@ -330,6 +335,7 @@ class TestNode {
       out->snapshot_chunks.insert(out->snapshot_chunks.end(), rd.snapshot_chunks.begin(),
                                   rd.snapshot_chunks.end());
       if (rd.snapshot) out->snapshots.push_back(*rd.snapshot);
+      out->read_states.insert(out->read_states.end(), rd.read_states.begin(), rd.read_states.end());
       ++out->readies;
     }
     return rd;
@@ -355,6 +361,7 @@ class TestNode {
   MemoryStorage storage_;
   std::unique_ptr<RawNode> node_;
   std::vector<pb::Entry> applied_;
+  std::vector<ReadState> read_states_;
   std::string receiving_snapshot_;  // the partial snapshot being received from a leader
 };
 

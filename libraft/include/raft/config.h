@@ -25,10 +25,14 @@ struct InjectedBugs {
   bool forget_to_persist_vote = false;
   // Follower treats every entry it appended as committed, and applies it.
   bool apply_before_commit = false;
+  // ReadIndex: the leader answers a read as soon as it has committed an entry of its term,
+  // without the heartbeat round that confirms it still leads (a deposed leader serves stale
+  // reads).
+  bool read_index_without_quorum = false;
 
   bool any() const {
     return commit_old_term_by_counting || vote_without_log_check || forget_to_persist_vote ||
-           apply_before_commit;
+           apply_before_commit || read_index_without_quorum;
   }
 };
 

@@ -1,14 +1,16 @@
 // RawNode: the deterministic Raft consensus core, driven by its host.
 //
 // A RawNode has no threads, sockets, clocks, files or hidden randomness. The host feeds it
-// time (tick), network input (step) and requests (propose, campaign, transfer_leadership),
-// and drains its output as Ready batches (see ready.h for the persistence contract):
+// time (tick), network input (step) and requests (propose, read_index, campaign,
+// transfer_leadership), and drains its output as Ready batches (see ready.h for the
+// persistence contract):
 //
 //   while (running) {
 //     wait for a tick, a message or a request, and hand it to the node;
 //     if (!node.has_ready()) continue;
 //     raft::Ready rd = node.ready();
 //     send(rd.messages);
+//     for (auto& rs : rd.read_states) serve_once_applied(rs);  // no persistence needed
 //     log.append(rd.entries); if (rd.hard_state) log.set_hard_state(*rd.hard_state); fsync;
 //     send(rd.persisted_messages);
 //     for (auto& e : rd.committed_entries) apply(e);
@@ -115,6 +117,24 @@ class RawNode {
   // (prev_index guard); kNotFound (unknown server); kInvalidArgument (no voter would be
   // left, empty id or address); kTransferInProgress.
   Result<Index> propose_conf_change(const ConfChange& change);
+  // Asks for a linearizable read point. `context` identifies the request (unique per pending
+  // request; the host's choice). On the leader: once a quorum of voters has acknowledged a
+  // heartbeat sent after this call, a ReadState {context, index = commit index at the time
+  // of the call} is handed out in a Ready. A leader that has not yet committed an entry of
+  // its own term waits for that first (the index is then its commit index at that moment).
+  // A single-voter cluster answers at once. On a follower: the request is forwarded to the
+  // leader (MSG_READ_INDEX) and the leader's answer comes back as a ReadState. Errors
+  // (returned at once): kNotLeader when no leader is known (leader_hint empty). Requests
+  // pending when the node loses leadership, or refused by the leader, come back as
+  // ReadStates with status kNotLeader.
+  //
+  // Batching: every request taken between two ready() calls shares one heartbeat round.
+  // Answers come in request order. A leader with a leadership transfer in progress still
+  // serves reads (it leads until the target's election, which the quorum check detects).
+  // A forwarded request or its answer may be lost on the network (or dropped when the
+  // follower's term moves on): the host must time out a request it got no ReadState for,
+  // and retry with a new context.
+  Status read_index(std::string context);
 
   bool has_ready() const;
   Ready ready();

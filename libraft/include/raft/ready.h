@@ -4,9 +4,11 @@
 // RawNode::advance():
 //
 //   1. `messages` may be sent at once, before anything is persisted. They are the leader's
-//      AppendEntries, heartbeats and TimeoutNow, which depend only on state that was already
-//      durable (dissertation 10.2.1: the leader writes its own log in parallel with
-//      replication; the core counts the leader's own copy only after advance()).
+//      AppendEntries, heartbeats, TimeoutNow and read answers, and a follower's forwarded read
+//      requests, which depend only on state that was already durable (dissertation 10.2.1:
+//      the leader writes its own log in parallel with replication; the core counts the
+//      leader's own copy only after advance()). `read_states` too may be acted on at once:
+//      they depend on no persistence (see ReadState).
 //   2. Write `snapshot_chunks` (a follower receiving a snapshot from the leader: each chunk
 //      goes at its offset of the partial snapshot; offset 0 starts a new one). If `snapshot`
 //      is set, the partial snapshot is complete: make it durable, restore the state machine
@@ -37,6 +39,7 @@
 #include <vector>
 
 #include "raft/raft.pb.h"
+#include "raft/status.h"
 #include "raft/types.h"
 
 namespace raft {
@@ -56,6 +59,25 @@ struct SnapshotChunk {
   bool operator==(const SnapshotChunk&) const = default;
 };
 
+// A read request (RawNode::read_index) that became safe, or failed. Linearizable reads
+// (dissertation 6.4): once the host's state machine has applied `index` (on the node that
+// asked), reading it returns a state at least as new as every write that completed before
+// read_index() was called. The index is already committed, so a ReadState does not wait for
+// anything in its Ready to be persisted.
+struct ReadState {
+  std::string context;  // as given to read_index()
+  // ok: the read may be served once the state machine has applied `index`.
+  // kNotLeader (leader lost, or the forwarded-to leader refused): retry.
+  Index index = 0;
+  Status status;
+  // Status has no ==: the codes and leader hints are compared, not the messages.
+  bool operator==(const ReadState& other) const {
+    return context == other.context && index == other.index &&
+           status.code() == other.status.code() &&
+           status.leader_hint() == other.status.leader_hint();
+  }
+};
+
 struct Ready {
   std::optional<SoftState> soft_state;           // set when leader or role changed
   std::optional<pb::HardState> hard_state;       // set when term, vote or commit changed
@@ -65,12 +87,13 @@ struct Ready {
   std::vector<pb::Entry> committed_entries;      // to apply, in order
   std::vector<SnapshotChunk> snapshot_chunks;    // to write, in order (before `snapshot`)
   std::optional<pb::SnapshotMetadata> snapshot;  // a received snapshot to install
+  std::vector<ReadState> read_states;            // read requests answered, in request order
   bool must_sync = false;  // true when entries, a snapshot or term/vote changed (fsync)
 
   bool empty() const {
     return !soft_state && !hard_state && entries.empty() && messages.empty() &&
            persisted_messages.empty() && committed_entries.empty() && snapshot_chunks.empty() &&
-           !snapshot;
+           !snapshot && read_states.empty();
   }
 };
 

@@ -49,6 +49,7 @@ pb::HardState Consensus::hard_state() const {
 // Roles
 
 void Consensus::reset(Term term) {
+  fail_pending_reads(/*same_term=*/term_ == term);
   if (term_ != term) {
     term_ = term;
     vote_.clear();
@@ -322,6 +323,10 @@ Status Consensus::step_checked(const pb::Message& m) {
       pb::Message resp = make_message(pb::MSG_PRE_VOTE_RESP, m.from());
       resp.set_reject(true);
       send(std::move(resp));
+    } else if (m.type() == pb::MSG_READ_INDEX) {
+      // A follower of an older term asks its old leader: refuse (it learns the new term), so
+      // its host retries at once instead of timing out.
+      refuse_read_index(m);
     }
     return {};
   }
@@ -388,9 +393,17 @@ void Consensus::send(pb::Message m) {
     case pb::MSG_HEARTBEAT:
     case pb::MSG_TIMEOUT_NOW:
     case pb::MSG_SNAPSHOT:
+    // A forwarded read goes to the leader of the follower's term, which holds that term
+    // durably; it promises nothing.
+    case pb::MSG_READ_INDEX:
       // Leader traffic depends only on state that is already durable (or, for the leader's
       // own new entries, is replicated in parallel with its fsync).
       msgs_.push_back(std::move(m));
+      break;
+    case pb::MSG_READ_INDEX_RESP:
+      // A leader's answer names a committed index of its (durable) term. A non-leader's
+      // refusal may carry a term not yet durable: it waits like the other answers.
+      (role_ == Role::kLeader ? msgs_ : msgs_after_persist_).push_back(std::move(m));
       break;
     default:
       msgs_after_persist_.push_back(std::move(m));
@@ -403,6 +416,7 @@ void Consensus::send(pb::Message m) {
 bool Consensus::has_ready() const {
   if (ready_outstanding_) return false;  // the host owes an advance() first
   if (pending_bcast_ || !msgs_.empty() || !msgs_after_persist_.empty()) return true;
+  if (read_round_pending_ || !read_states_.empty()) return true;
   if (!log_.unstable().empty() || log_.has_next_committed_entries()) return true;
   if (!snapshot_chunks_.empty() || log_.unstable().snapshot()) return true;
   if (soft_state() != prev_soft_) return true;
@@ -421,6 +435,11 @@ Ready Consensus::ready() {
   if (pending_bcast_) {
     pending_bcast_ = false;
     if (role_ == Role::kLeader) bcast_append();
+  }
+  if (read_round_pending_) {
+    // One heartbeat round for every read request taken since the last ready().
+    if (role_ == Role::kLeader) bcast_heartbeat();
+    read_round_pending_ = false;
   }
   Ready rd;
   if (SoftState ss = soft_state(); ss != prev_soft_) {
@@ -462,6 +481,8 @@ Ready Consensus::ready() {
   rd.persisted_messages = std::move(msgs_after_persist_);
   msgs_.clear();
   msgs_after_persist_.clear();
+  rd.read_states = std::move(read_states_);
+  read_states_.clear();
   ready_outstanding_ = true;
   return rd;
 }

@@ -1,14 +1,15 @@
 // Consensus: the Raft protocol state machine behind RawNode (figure 2 of the Raft paper plus
-// PreVote, CheckQuorum and leadership transfer from the dissertation).
+// PreVote, CheckQuorum, leadership transfer and ReadIndex from the dissertation).
 //
 // Role logic is split by role: consensus.cc holds what every role shares (terms, votes,
 // ticks, message dispatch, Ready assembly), step_leader.cc / step_candidate.cc /
-// step_follower.cc what each role does with a message. Owned by RawNode; single-threaded;
-// no I/O: everything leaves through Ready.
+// step_follower.cc what each role does with a message, read_index.cc linearizable reads. Owned by
+// RawNode; single-threaded; no I/O: everything leaves through Ready.
 #pragma once
 
 #include <fmt/format.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +39,7 @@ class Consensus {
   Status step(const pb::Message& m);
   Status transfer_leadership(const NodeId& target);
   Result<Index> propose_conf_change(const ConfChange& change);
+  Status read_index(std::string context);
 
   bool has_ready() const;
   Ready ready();
@@ -111,6 +113,34 @@ class Consensus {
   void abort_leader_transfer();
   void append_entry(pb::EntryType type, std::string data);
 
+  // --- ReadIndex (read_index.cc) ---
+  // A read request the leader holds: taken at `seq`, it is confirmed once a quorum of voters
+  // echoed a heartbeat of read sequence `seq` or later (each was sent after it was taken).
+  struct PendingRead {
+    std::string context;
+    NodeId from;            // who asked: this node, or a follower that forwarded it
+    Index index = 0;        // the read point: the commit index when the request was taken
+    std::uint64_t seq = 0;  // the heartbeat round that confirms it
+  };
+  // Leader: takes a request of this node or of a follower.
+  void take_read(std::string context, const NodeId& from);
+  // Leader: sets the read point of `read` and queues it for the next heartbeat round.
+  void queue_read(PendingRead read);
+  // Leader: answers, in order, the requests a quorum of voters has confirmed.
+  void confirm_reads();
+  // Hands out a ReadState (own request) or sends MSG_READ_INDEX_RESP (a follower's).
+  void answer_read(const PendingRead& read, Status status);
+  // Leader: once an entry of its term is committed, takes the requests that waited for it.
+  void release_waiting_reads();
+  // Leadership lost: fails every pending request; a follower's is answered with a reject
+  // only if the term stays (a message of an older term would be dropped anyway).
+  void fail_pending_reads(bool same_term);
+  // Non-leader: refuses a forwarded request.
+  void refuse_read_index(const pb::Message& m);
+  // Non-leader: the leader's answer to a request this node forwarded.
+  void handle_read_index_response(const pb::Message& m);
+  bool committed_in_term() const { return log_.term_or_zero(log_.committed()) == term_; }
+
   // --- output ---
   pb::Message make_message(pb::MessageType type, const NodeId& to) const;
   void send(pb::Message m);
@@ -162,6 +192,13 @@ class Consensus {
   std::optional<IncomingSnapshot> incoming_;
   std::vector<SnapshotChunk> snapshot_chunks_;  // received, for the next Ready
   bool pending_bcast_ = false;  // proposals waiting to leave as one append per follower
+
+  // ReadIndex. The sequence number only grows over the node's life; heartbeats carry it.
+  std::deque<PendingRead> reads_;                   // leader: awaiting a quorum, in order
+  std::vector<PendingRead> reads_awaiting_commit_;  // leader: before its first commit in term
+  std::uint64_t read_seq_ = 0;                      // the last read round sent
+  bool read_round_pending_ = false;     // reads_ wait for a round (sent at the next ready())
+  std::vector<ReadState> read_states_;  // for the next Ready
 
   std::vector<pb::Message> msgs_;                // may leave before persistence
   std::vector<pb::Message> msgs_after_persist_;  // leave after persistence

@@ -66,6 +66,8 @@ void Consensus::apply_latest_configuration() {
     it->second.set_recent_active(true);
     it->second.start_catchup(log_.last_index(), leader_ticks_);
   }
+  // Read requests are confirmed by a quorum of the configuration in force.
+  confirm_reads();
 }
 
 void Consensus::note_appended(const std::vector<pb::Entry>& entries, Index from, bool truncated) {

@@ -23,6 +23,14 @@ class Progress {
   void set_voter(bool voter) { is_voter_ = voter; }
   bool recent_active() const { return recent_active_; }
   void set_recent_active(bool active) { recent_active_ = active; }
+  // ReadIndex: the highest read sequence number the peer echoed in a heartbeat response.
+  std::uint64_t read_ack() const { return read_ack_; }
+  // Returns whether `seq` is news.
+  bool note_read_ack(std::uint64_t seq) {
+    if (seq <= read_ack_) return false;
+    read_ack_ = seq;
+    return true;
+  }
   Inflights& inflights() { return inflights_; }
   const Inflights& inflights() const { return inflights_; }
 
@@ -84,6 +92,7 @@ class Progress {
   Index catchup_target_ = 0;
   std::int64_t catchup_start_ = 0;
   int catchup_good_rounds_ = 0;
+  std::uint64_t read_ack_ = 0;
 };
 
 }  // namespace raft::core

@@ -56,6 +56,9 @@ Status RawNode::transfer_leadership(const NodeId& target) {
 Result<Index> RawNode::propose_conf_change(const ConfChange& change) {
   return consensus_->propose_conf_change(change);
 }
+Status RawNode::read_index(std::string context) {
+  return consensus_->read_index(std::move(context));
+}
 bool RawNode::has_ready() const { return consensus_->has_ready(); }
 Ready RawNode::ready() { return consensus_->ready(); }
 void RawNode::advance() { consensus_->advance(); }

@@ -39,6 +39,13 @@ void Consensus::step_candidate(const pb::Message& m) {
       }
       break;
     }
+    case pb::MSG_READ_INDEX:
+      refuse_read_index(m);
+      break;
+    case pb::MSG_READ_INDEX_RESP:
+      // An answer to a request made as a follower of this term (before a pre-vote).
+      handle_read_index_response(m);
+      break;
     default:
       break;
   }

@@ -1,4 +1,5 @@
-// The follower's side: accepting the leader's log, commit index and TimeoutNow.
+// The follower's side: accepting the leader's log, commit index and TimeoutNow, and relaying
+// read requests (ReadIndex) to the leader.
 #include <algorithm>
 
 #include "core/consensus.h"
@@ -25,6 +26,12 @@ void Consensus::step_follower(const pb::Message& m) {
     case pb::MSG_TIMEOUT_NOW:
       log(LogLevel::kInfo, "received TimeoutNow from {}; campaigning at once", m.from());
       start_campaign(CampaignType::kTransfer);
+      break;
+    case pb::MSG_READ_INDEX:
+      refuse_read_index(m);
+      break;
+    case pb::MSG_READ_INDEX_RESP:
+      handle_read_index_response(m);
       break;
     default:
       break;
@@ -66,7 +73,9 @@ void Consensus::handle_append(const pb::Message& m) {
 void Consensus::handle_heartbeat(const pb::Message& m) {
   // The leader sends min(its commit, our match), so this never passes what we hold.
   log_.commit_to(std::min(m.commit(), log_.last_index()));
-  send(make_message(pb::MSG_HEARTBEAT_RESP, m.from()));
+  pb::Message resp = make_message(pb::MSG_HEARTBEAT_RESP, m.from());
+  resp.set_read_seq(m.read_seq());  // confirms the leader's read rounds up to it
+  send(std::move(resp));
 }
 
 }  // namespace raft::core

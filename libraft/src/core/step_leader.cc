@@ -1,5 +1,5 @@
 // The leader's side of the protocol: replication flow control, commit, heartbeats,
-// CheckQuorum and leadership transfer.
+// CheckQuorum and leadership transfer (ReadIndex is in read_index.cc).
 #include <algorithm>
 
 #include "core/consensus.h"
@@ -8,6 +8,11 @@
 namespace raft::core {
 
 void Consensus::step_leader(const pb::Message& m) {
+  if (m.type() == pb::MSG_READ_INDEX) {
+    // A follower's forwarded read; whoever asks, the read point is sound.
+    take_read(m.context(), m.from());
+    return;
+  }
   auto it = progress_.find(m.from());
   if (it == progress_.end()) {
     log(LogLevel::kDebug, "ignored {} from unknown peer {}", pb::MessageType_Name(m.type()),
@@ -90,6 +95,7 @@ void Consensus::handle_append_response(const pb::Message& m, Progress& pr) {
 
 void Consensus::handle_heartbeat_response(const pb::Message& m, Progress& pr) {
   pr.set_recent_active(true);
+  if (pr.note_read_ack(m.read_seq())) confirm_reads();
   if (pr.state() == ProgressState::kSnapshot) {
     retry_snapshot_chunk(m.from(), pr);
     return;
@@ -143,11 +149,18 @@ void Consensus::bcast_append() {
 }
 
 void Consensus::bcast_heartbeat() {
+  // Every heartbeat carries the newest read round; a round is opened for the read requests
+  // taken since the last one (see read_index.cc).
+  if (read_round_pending_) {
+    ++read_seq_;
+    read_round_pending_ = false;
+  }
   for (const auto& [id, pr] : progress_) {
     if (id == id_) continue;
     pb::Message m = make_message(pb::MSG_HEARTBEAT, id);
     // Never tell a follower to commit past what it is known to hold.
     m.set_commit(std::min(pr.match(), log_.committed()));
+    m.set_read_seq(read_seq_);
     send(std::move(m));
   }
 }
@@ -161,12 +174,16 @@ bool Consensus::maybe_commit() {
   }
   // Only an entry of the current term is committed by counting replicas (figure 8).
   const Index index = committed_index(std::move(matches));
+  bool committed = false;
   if (config_.bugs.commit_old_term_by_counting && index > log_.committed() &&
       index <= log_.last_index()) {
     log_.commit_to(index);
-    return true;
+    committed = true;
+  } else {
+    committed = log_.maybe_commit(index, term_);
   }
-  return log_.maybe_commit(index, term_);
+  if (committed) release_waiting_reads();
+  return committed;
 }
 
 bool Consensus::quorum_active() {
