@@ -1,4 +1,5 @@
-// The transport's wire format: frames, the incremental decoder, and the handshake rule.
+// The transport's wire format: frames, the incremental decoders (both directions), the
+// handshake rule and the receiver's reject.
 #include "transport/frame_codec.h"
 
 #include <catch2/catch.hpp>
@@ -249,6 +250,127 @@ TEST_CASE("a second handshake or a message from someone else is refused", "[code
         decoder.feed(encode_handshake_frame(make_handshake()) + encode_message_frame(m), &out)
             .ok());
     REQUIRE(out.empty());
+  }
+}
+
+TEST_CASE("a refused handshake is flagged as refused, a protocol error is not", "[codec]") {
+  {
+    InboundDecoder decoder(rule());
+    std::vector<pb::Message> out;
+    REQUIRE_FALSE(decoder.feed(encode_handshake_frame(make_handshake("other")), &out).ok());
+    REQUIRE(decoder.handshake_refused());
+  }
+  {
+    InboundDecoder decoder(rule());
+    std::vector<pb::Message> out;
+    REQUIRE_FALSE(decoder.feed(encode_message_frame(make_message(1)), &out).ok());
+    REQUIRE_FALSE(decoder.handshake_refused());
+  }
+  {
+    InboundDecoder decoder(rule());
+    std::vector<pb::Message> out;
+    REQUIRE_FALSE(decoder.feed(be32(0xffffffff), &out).ok());
+    REQUIRE_FALSE(decoder.handshake_refused());
+  }
+}
+
+TEST_CASE("a reject sent to the receiver is refused", "[codec]") {
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  Status s = decoder.feed(good_stream(0) + encode_reject_frame(pb::HandshakeReject()), &out);
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(s.message().find("handshake reject") != std::string::npos);
+  REQUIRE_FALSE(decoder.handshake_refused());
+}
+
+TEST_CASE("a reject carries the refusal and the refusing node's own ids", "[codec]") {
+  const pb::HandshakeReject reject =
+      make_reject(Status(ErrorCode::kInvalidArgument, "why not"), rule());
+  REQUIRE(reject.reason() == "why not");
+  REQUIRE(reject.cluster_id() == "c1");
+  REQUIRE(reject.local_id() == "n1");
+}
+
+TEST_CASE("a long reject reason is cut on a UTF-8 character boundary", "[codec]") {
+  // "x" then two-byte characters: the limit (even) falls inside one.
+  std::string text = "x";
+  while (text.size() < 2 * kMaxRejectReasonBytes) text += "\xc3\xa9";  // U+00E9
+  const pb::HandshakeReject reject = make_reject(Status(ErrorCode::kInvalidArgument, text), rule());
+  REQUIRE(reject.reason().size() == kMaxRejectReasonBytes - 1);
+  REQUIRE(text.compare(0, reject.reason().size(), reject.reason()) == 0);
+  // It still serializes and parses as a valid proto3 string.
+  OutboundDecoder decoder;
+  REQUIRE(decoder.feed(encode_reject_frame(reject)).ok());
+  REQUIRE(decoder.reject().has_value());
+  REQUIRE(decoder.reject()->reason() == reject.reason());
+}
+
+TEST_CASE("the sending side decodes a reject split at every byte boundary", "[codec]") {
+  const pb::HandshakeReject reject =
+      make_reject(Status(ErrorCode::kInvalidArgument, "intended receiver id"), rule());
+  const std::string frame = encode_reject_frame(reject);
+  for (std::size_t split = 0; split <= frame.size(); ++split) {
+    OutboundDecoder decoder;
+    REQUIRE(decoder.feed(std::string_view(frame).substr(0, split)).ok());
+    REQUIRE(decoder.reject().has_value() == (split == frame.size()));
+    REQUIRE(decoder.feed(std::string_view(frame).substr(split)).ok());
+    REQUIRE(decoder.reject().has_value());
+    REQUIRE(decoder.reject()->local_id() == "n1");
+    REQUIRE(decoder.reject()->cluster_id() == "c1");
+    REQUIRE(decoder.reject()->reason() == "intended receiver id");
+  }
+}
+
+TEST_CASE("the sending side refuses a message or a handshake from the receiver", "[codec]") {
+  for (const std::string& frame :
+       {encode_message_frame(make_message(1)), encode_handshake_frame(make_handshake())}) {
+    OutboundDecoder decoder;
+    Status s = decoder.feed(frame);
+    REQUIRE_FALSE(s.ok());
+    REQUIRE(s.message().find("only a handshake reject") != std::string::npos);
+    REQUIRE_FALSE(decoder.reject().has_value());
+    REQUIRE_FALSE(decoder.feed(encode_reject_frame(pb::HandshakeReject())).ok());  // permanent
+  }
+}
+
+TEST_CASE("the sending side refuses bytes after the reject", "[codec]") {
+  const std::string frame = encode_reject_frame(pb::HandshakeReject());
+  {
+    OutboundDecoder decoder;
+    REQUIRE_FALSE(decoder.feed(frame + "x").ok());
+  }
+  {
+    OutboundDecoder decoder;
+    REQUIRE_FALSE(decoder.feed(frame + frame).ok());
+  }
+  {
+    OutboundDecoder decoder;
+    REQUIRE(decoder.feed(frame).ok());
+    Status s = decoder.feed("x");
+    REQUIRE_FALSE(s.ok());
+    REQUIRE(s.message().find("after the handshake reject") != std::string::npos);
+  }
+}
+
+TEST_CASE("the sending side refuses a frame longer than a reject can be", "[codec]") {
+  OutboundDecoder decoder;
+  Status s = decoder.feed(be32(static_cast<std::uint32_t>(kMaxRejectFrameBytes + 1)));
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(s.message().find("exceeds the maximum frame size") != std::string::npos);
+}
+
+TEST_CASE("random bytes never crash the sending side's decoder", "[codec]") {
+  std::mt19937_64 rng(20240602);
+  for (int round = 0; round < 2000; ++round) {
+    std::string bytes(1 + rng() % 300, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    OutboundDecoder decoder;
+    std::size_t pos = 0;
+    while (pos < bytes.size()) {
+      std::size_t n = 1 + rng() % 17;
+      if (!decoder.feed(std::string_view(bytes).substr(pos, n)).ok()) break;
+      pos += n;
+    }
   }
 }
 

@@ -1,10 +1,13 @@
-// The TCP transport on 127.0.0.1 with ephemeral ports: delivery, reconnection, and bad input
-// (each bad connection is closed without reaching the handler; good peers keep working).
+// The TCP transport on 127.0.0.1 with ephemeral ports: delivery, reconnection, bad input
+// (each bad connection is closed without reaching the handler; good peers keep working), and
+// refused handshakes (the receiver answers with a reject; the sender reports it).
 #include "transport/tcp_transport.h"
 
 #include <fmt/format.h>
 
+#include <array>
 #include <asio.hpp>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
@@ -138,11 +141,66 @@ class RawClient {
         },
         timeout);
   }
+  // Everything the server writes until it closes the connection (or the timeout passes).
+  std::string read_until_closed(milliseconds timeout = milliseconds(5000)) {
+    socket_.non_blocking(true);
+    std::string received;
+    std::array<char, 4096> buffer{};
+    wait_until(
+        [&] {
+          std::error_code ec;
+          const std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
+          received.append(buffer.data(), n);
+          return ec && ec != asio::error::would_block;
+        },
+        timeout);
+    return received;
+  }
   void close() { socket_.close(); }
 
  private:
   asio::io_context io_;
   tcp::socket socket_;
+};
+
+// A fake "receiver": accepts connections on its own thread and writes `reply` on each,
+// keeping them open.
+class FakeServer {
+ public:
+  explicit FakeServer(std::string reply)
+      : reply_(std::move(reply)),
+        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~FakeServer() {
+    io_.stop();
+    thread_.join();
+  }
+  std::string address() const {
+    return fmt::format("127.0.0.1:{}", acceptor_.local_endpoint().port());
+  }
+  int accepted() const { return accepted_.load(); }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](std::error_code ec, tcp::socket socket) {
+      if (ec) return;
+      ++accepted_;
+      auto connection = std::make_shared<tcp::socket>(std::move(socket));
+      connections_.push_back(connection);
+      asio::async_write(*connection, asio::buffer(reply_),
+                        [connection](std::error_code, std::size_t) {});
+      accept();
+    });
+  }
+
+  const std::string reply_;
+  asio::io_context io_;  // declared before the sockets: destroyed after them
+  tcp::acceptor acceptor_;
+  std::vector<std::shared_ptr<tcp::socket>> connections_;
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
 };
 
 // `sender` sends `count` messages to `receiver`; waits for all of them to arrive.
@@ -369,6 +427,164 @@ TEST_CASE("start() reports a bad or busy listen address", "[tcp]") {
   a.start();
   REQUIRE(a.transport->start("127.0.0.1:0", nullptr).code() == ErrorCode::kAlreadyExists);
   REQUIRE(b.transport->start(a.transport->local_address(), nullptr).code() == ErrorCode::kIoError);
+}
+
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+// Sends to `peer` at `address` until `condition` holds (so that refused connections are
+// retried: the transport reconnects only with something to send); true when it held in time.
+bool send_until(Node& sender, const std::string& peer, const std::string& address,
+                const std::function<bool()>& condition) {
+  return wait_until([&] {
+    (void)sender.transport->send(peer, address, message(1));
+    return condition();
+  });
+}
+
+TEST_CASE("a refused handshake is answered with one reject naming the receiver, then closed",
+          "[tcp][reject]") {
+  Node receiver("node2", 200, "kv");
+  receiver.start();
+  RawClient client(receiver.transport->local_address());
+  client.write(encode_handshake_frame(handshake("kv", "n1", "node_2")) +
+               encode_message_frame(message(1)));
+  const std::string reply = client.read_until_closed();
+  OutboundDecoder decoder;
+  REQUIRE(decoder.feed(reply).ok());
+  REQUIRE(decoder.reject().has_value());
+  REQUIRE(decoder.reject()->local_id() == "node2");
+  REQUIRE(decoder.reject()->cluster_id() == "kv");
+  REQUIRE(contains(decoder.reject()->reason(), "intended receiver id 'node_2'"));
+  REQUIRE(receiver.logger.count("intended receiver id 'node_2'") == 1);
+  REQUIRE(receiver.transport->stats().inbound_refused == 1);
+}
+
+TEST_CASE("a refused sender that neither reads nor closes is disconnected after a short timeout",
+          "[tcp][reject]") {
+  Node receiver("b");
+  receiver.start();
+  RawClient client(receiver.transport->local_address());
+  client.write(encode_handshake_frame(handshake("c1", "a", "x")));
+  REQUIRE(wait_until([&] { return receiver.transport->stats().inbound_refused == 1; }));
+  // read_timeout_ms is 200: the linger is bounded by it.
+  REQUIRE(wait_until([&] { return receiver.transport->stats().inbound_open == 0; },
+                     milliseconds(2000)));
+}
+
+TEST_CASE("a peer reached under the wrong id reports kWrongPeer naming its real id",
+          "[tcp][reject]") {
+  Node a("node1", 200, "kv"), b("node2", 200, "kv");
+  a.start();
+  b.start();
+  const std::string address = b.transport->local_address();
+  REQUIRE(a.transport->peer_status("node_2").ok());
+  REQUIRE(send_until(a, "node_2", address, [&] {
+    return a.transport->peer_status("node_2").code() == ErrorCode::kWrongPeer;
+  }));
+  const std::string text = a.transport->peer_status("node_2").message();
+  REQUIRE(contains(text, fmt::format("peer 'node_2' at {} refused the connection", address)));
+  REQUIRE(contains(text, "it is 'node2' in cluster 'kv' (we expected 'node_2' in 'kv')"));
+  REQUIRE(wait_until([&] { return a.logger.count("it is 'node2' in cluster 'kv'") == 1; }));
+}
+
+TEST_CASE("a peer in another cluster reports kWrongPeer naming its cluster", "[tcp][reject]") {
+  Node a("a", 200, "c1"), b("b", 200, "c2");
+  a.start();
+  b.start();
+  REQUIRE(send_until(a, "b", b.transport->local_address(), [&] {
+    return a.transport->peer_status("b").code() == ErrorCode::kWrongPeer;
+  }));
+  const std::string text = a.transport->peer_status("b").message();
+  REQUIRE(contains(text, "it is 'b' in cluster 'c2' (we expected 'b' in 'c1')"));
+  REQUIRE(contains(text, "cluster id 'c1' differs"));
+}
+
+TEST_CASE("a refusal is warned about once and kept across reconnections", "[tcp][reject]") {
+  Node a("a"), b("b");
+  a.start();
+  b.start();
+  const std::string address = b.transport->local_address();
+  REQUIRE(send_until(a, "x", address, [&] {
+    return a.transport->peer_status("x").code() == ErrorCode::kWrongPeer;
+  }));
+  const std::uint64_t refused = a.transport->stats().outbound_refused;
+  // Several more connections, each refused again: the status stays, the warning is not
+  // repeated.
+  REQUIRE(send_until(a, "x", address, [&] {
+    REQUIRE(a.transport->peer_status("x").code() == ErrorCode::kWrongPeer);
+    return a.transport->stats().outbound_refused >= refused + 3;
+  }));
+  REQUIRE(a.transport->stats().outbound_connected >= refused + 3);
+  REQUIRE(a.logger.count("peer 'x' at") == 1);
+}
+
+TEST_CASE("a correct peer's status stays ok while messages flow", "[tcp][reject]") {
+  Node a("a"), b("b");
+  a.start();
+  b.start();
+  for (int round = 0; round < 10; ++round) {
+    expect_delivery(a, "a", b, "b", 100);
+    REQUIRE(a.transport->peer_status("b").ok());
+  }
+  REQUIRE(b.transport->stats().inbound_refused == 0);
+  REQUIRE(a.transport->stats().outbound_refused == 0);
+  REQUIRE(a.transport->peer_status("unknown").ok());
+}
+
+TEST_CASE("giving a refused peer another address clears its status", "[tcp][reject]") {
+  Node a("a"), wrong("b2"), right("b");
+  a.start();
+  wrong.start();
+  right.start();
+  REQUIRE(send_until(a, "b", wrong.transport->local_address(), [&] {
+    return a.transport->peer_status("b").code() == ErrorCode::kWrongPeer;
+  }));
+  REQUIRE(a.transport->send("b", right.transport->local_address(), message(7)).ok());
+  REQUIRE(a.transport->peer_status("b").ok());
+  // Messages queued just before the move may still have gone to the old address: keep sending.
+  REQUIRE(
+      send_until(a, "b", right.transport->local_address(), [&] { return right.inbox.size() > 0; }));
+  expect_delivery(a, "a", right, "b", 100);
+  REQUIRE(a.transport->peer_status("b").ok());
+}
+
+TEST_CASE("a refusing receiver never delivers the sender's messages", "[tcp][reject]") {
+  Node a("a"), b("b");
+  a.start();
+  b.start();
+  for (int i = 0; i < 500; ++i) {
+    REQUIRE(a.transport->send("not_b", b.transport->local_address(), message(i)).ok());
+  }
+  REQUIRE(send_until(a, "not_b", b.transport->local_address(),
+                     [&] { return b.transport->stats().inbound_refused >= 3; }));
+  REQUIRE(b.inbox.size() == 0);
+  REQUIRE(b.transport->stats().messages_received == 0);
+  // b itself still works.
+  expect_delivery(a, "a", b, "b");
+}
+
+TEST_CASE("garbage from the receiver closes the outgoing connection, which is retried",
+          "[tcp][reject]") {
+  FakeServer server("HTTP/1.1 400 Bad Request\r\n\r\n");
+  Node a("a"), good("good");
+  a.start();
+  good.start();
+  REQUIRE(send_until(a, "b", server.address(), [&] { return server.accepted() >= 3; }));
+  REQUIRE(wait_until([&] { return a.logger.count("protocol error") >= 1; }));
+  REQUIRE(a.transport->peer_status("b").ok());
+  expect_delivery(a, "a", good, "good");
+}
+
+TEST_CASE("a message frame from the receiver closes the outgoing connection", "[tcp][reject]") {
+  FakeServer server(encode_message_frame(message(1)));
+  Node a("a");
+  a.start();
+  REQUIRE(send_until(a, "b", server.address(), [&] { return server.accepted() >= 2; }));
+  REQUIRE(wait_until([&] { return a.logger.count("only a handshake reject") >= 1; }));
+  REQUIRE(a.inbox.size() == 0);
+  REQUIRE(a.transport->peer_status("b").ok());
 }
 
 }  // namespace

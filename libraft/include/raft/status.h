@@ -30,6 +30,12 @@ enum class ErrorCode {
   // A membership change guarded by a configuration index found a newer configuration.
   kStaleConfiguration,
   kAlreadyExists,  // e.g. bootstrapping a node that already has state
+  // A command was appended on a leader that lost leadership, and a new leader overwrote
+  // it: it will never be applied.
+  kLeadershipLost,
+  // The server at an address is not the one expected: its handshake names another id or
+  // another cluster (e.g. a join with the wrong node id).
+  kWrongPeer,
 };
 
 std::string_view to_string(ErrorCode code);

@@ -44,9 +44,18 @@ class Transport {
   virtual std::string local_address() const = 0;
 
   // Queues `message` for `peer`, reachable at `address` ("host:port"; a new address for a
-  // known peer replaces the old one). OK when queued; kUnavailable when the peer's queue is
-  // full (the message is dropped); kShutdown when not running. Never blocks.
+  // known peer replaces the old one; empty: the address the peer advertised when it
+  // connected to this node, kUnavailable if it never did). OK when queued; kUnavailable when the
+  // peer's queue is full (the message is dropped); kShutdown when not running. Never blocks.
   virtual Status send(const NodeId& peer, const std::string& address, pb::Message message) = 0;
+
+  // Why the peer at the address last given for `peer` refused this node's connection at the
+  // handshake (kWrongPeer: it has another id, or is in another cluster; the message says
+  // which), or ok. Cleared when send() gives the peer another address. Thread-safe.
+  virtual Status peer_status(const NodeId& peer) const {
+    (void)peer;
+    return Status::ok_status();
+  }
 
   // Closes every connection, drops queued messages and joins the transport's thread.
   // Returns promptly whatever the peers do; idempotent.
@@ -57,6 +66,9 @@ class Transport {
 struct TcpTransportOptions {
   NodeId local_id;         // sent in every handshake; inbound handshakes must name it
   std::string cluster_id;  // both ends must agree
+  // Sent in every handshake so that peers can answer before they know this node's address
+  // (a server being added). Empty: the address listened on.
+  std::string advertise_address;
   std::size_t max_frame_bytes = std::size_t{64} << 20;
   // A peer that starts a frame (or connects) and does not finish it (its handshake) within
   // this time is disconnected.

@@ -36,6 +36,10 @@ std::string_view to_string(ErrorCode code) {
       return "configuration changed";
     case ErrorCode::kAlreadyExists:
       return "already exists";
+    case ErrorCode::kLeadershipLost:
+      return "leadership lost";
+    case ErrorCode::kWrongPeer:
+      return "wrong peer";
   }
   return "unknown error";
 }

@@ -49,6 +49,14 @@ std::string encode_message_frame(const pb::Message& message) {
   return out;
 }
 
+std::string encode_reject_frame(const pb::HandshakeReject& reject) {
+  pb::WireFrame frame;
+  *frame.mutable_reject() = reject;
+  std::string out;
+  append_frame(frame, &out);
+  return out;
+}
+
 FrameDecoder::FrameDecoder(std::size_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
 
 Status FrameDecoder::fail(ErrorCode code, std::string message) {
@@ -120,6 +128,21 @@ Status check_handshake(const pb::Handshake& handshake, const HandshakeRule& rule
   return Status::ok_status();
 }
 
+pb::HandshakeReject make_reject(const Status& refusal, const HandshakeRule& rule) {
+  std::string reason = refusal.message();
+  if (reason.size() > kMaxRejectReasonBytes) {
+    // Cut before a UTF-8 continuation byte (10xxxxxx): a proto3 string must stay valid UTF-8.
+    std::size_t cut = kMaxRejectReasonBytes;
+    while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xc0) == 0x80) --cut;
+    reason.resize(cut);
+  }
+  pb::HandshakeReject reject;
+  reject.set_reason(std::move(reason));
+  reject.set_cluster_id(rule.cluster_id);
+  reject.set_local_id(rule.local_id);
+  return reject;
+}
+
 InboundDecoder::InboundDecoder(HandshakeRule rule, std::size_t max_frame_bytes)
     : rule_(std::move(rule)), frames_(max_frame_bytes) {}
 
@@ -147,13 +170,21 @@ Status InboundDecoder::on_frame(pb::WireFrame& frame, std::vector<pb::Message>* 
                     "the first frame of the connection is not a handshake");
     }
     Status status = check_handshake(frame.handshake(), rule_);
-    if (!status.ok()) return status;
+    if (!status.ok()) {
+      handshake_refused_ = true;
+      return status;
+    }
     peer_id_ = frame.handshake().from_id();
+    peer_address_ = frame.handshake().from_address();
     return Status::ok_status();
+  }
+  if (frame.body_case() == pb::WireFrame::kHandshake) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("'{}' sent a second handshake on one connection", peer_id_));
   }
   if (frame.body_case() != pb::WireFrame::kMessage) {
     return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("'{}' sent a second handshake on one connection", peer_id_));
+                  fmt::format("'{}' sent a handshake reject to the node it dialled", peer_id_));
   }
   pb::Message* message = frame.mutable_message();
   if (message->from().empty()) {
@@ -172,6 +203,42 @@ Status InboundDecoder::on_frame(pb::WireFrame& frame, std::vector<pb::Message>* 
   }
   messages->push_back(std::move(*message));
   return Status::ok_status();
+}
+
+OutboundDecoder::OutboundDecoder(std::size_t max_frame_bytes) : frames_(max_frame_bytes) {}
+
+Status OutboundDecoder::feed(std::string_view bytes) {
+  if (!error_.ok()) return error_;
+  if (reject_.has_value() && !bytes.empty()) {
+    error_ = Status(ErrorCode::kInvalidArgument,
+                    fmt::format("{} bytes after the handshake reject", bytes.size()));
+    return error_;
+  }
+  scratch_.clear();
+  Status status = frames_.feed(bytes, &scratch_);
+  for (pb::WireFrame& frame : scratch_) {
+    if (reject_.has_value()) {
+      error_ = Status(ErrorCode::kInvalidArgument, "a second frame after the handshake reject");
+    } else if (frame.body_case() != pb::WireFrame::kReject) {
+      error_ = Status(ErrorCode::kInvalidArgument,
+                      frame.body_case() == pb::WireFrame::kHandshake
+                          ? "the receiver sent a handshake (only a handshake reject may come back)"
+                          : "the receiver sent a message (only a handshake reject may come back)");
+    } else {
+      reject_ = std::move(*frame.mutable_reject());
+      continue;
+    }
+    scratch_.clear();
+    return error_;
+  }
+  scratch_.clear();
+  if (!status.ok()) {
+    error_ = status;
+  } else if (reject_.has_value() && frames_.mid_frame()) {
+    error_ = Status(ErrorCode::kInvalidArgument,
+                    fmt::format("{} bytes after the handshake reject", frames_.buffered_bytes()));
+  }
+  return error_;
 }
 
 }  // namespace raft::transport

@@ -1,26 +1,38 @@
 // The wire format of libraft's transport, and its pure (socket-free) encoder and decoders.
 //
-// Wire format. A connection is a one-way byte stream from the dialling node (the sender) to
-// the accepting node (the receiver); the receiver never writes. The stream is a sequence of
-// frames. A frame is a 4-byte unsigned big-endian length L followed by exactly L bytes: one
-// serialized `raft.pb.WireFrame` (proto/raft.proto), whose oneof body is either a Handshake
-// or a Message. L must not exceed the receiver's maximum frame size (default 64 MiB); a larger
-// L is refused as soon as its 4 bytes arrive, before anything is allocated. L = 0 encodes an
-// empty envelope, which is refused like any envelope whose body is not set (an unknown type).
+// Wire format. A connection carries raft messages one way, from the dialling node (the sender)
+// to the accepting node (the receiver). Each direction is a sequence of frames. A frame is a
+// 4-byte unsigned big-endian length L followed by exactly L bytes: one serialized
+// `raft.pb.WireFrame` (proto/raft.proto), whose oneof body is a Handshake, a Message or a
+// HandshakeReject. L must not exceed the reader's maximum frame size (default 64 MiB for the
+// receiver, kMaxRejectFrameBytes for the sender); a larger L is refused as soon as its 4 bytes
+// arrive, before anything is allocated. L = 0 encodes an empty envelope, which is refused like
+// any envelope whose body is not set (an unknown type).
 //
-// The first frame of every connection is a Handshake: protocol_version (kProtocolVersion),
-// cluster_id, from_id (the sender) and to_id (the node the sender believes it reaches). The
-// receiver refuses a handshake of another protocol version, another cluster or another
-// receiver id, naming what differed. Every later frame is a Message; a second Handshake is an
+// Sender to receiver. The first frame of every connection is a Handshake: protocol_version
+// (kProtocolVersion), cluster_id, from_id (the sender), to_id (the node the sender believes it
+// reaches) and from_address (where the sender can be reached). The receiver refuses a
+// handshake of another protocol version, another cluster or another receiver id, naming what
+// differed. Every later frame is a Message; a second Handshake (or a HandshakeReject) is an
 // error. A Message's `from` must be empty or equal the handshake's from_id, and its `to` empty
-// or the receiver's id; empty ones are filled in by the decoder.
+// or the receiver's id; empty ones are filled in by the decoder. The sender pipelines its
+// messages right behind the handshake, without waiting for an answer.
 //
-// Any error closes the connection: nothing of the offending frame reaches raft. Decoders keep
-// the first error and refuse every later byte.
+// Receiver to sender. A receiver that accepts a handshake never writes. One that refuses it
+// (and only then) writes exactly one frame, a HandshakeReject carrying the reason (at most
+// kMaxRejectReasonBytes) and its own cluster_id and local_id, stops writing, discards what the
+// sender still sends and closes the connection once the sender has closed it or after a short
+// timeout (so that a sender that never reads cannot hold the socket). Any other frame, and any
+// byte after the reject, is an error on the sender's side.
+//
+// Any error closes the connection: nothing of the offending frame reaches raft, and none of the
+// messages behind a refused handshake does. Decoders keep the first error and refuse every
+// later byte.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,12 +46,16 @@ namespace raft::transport {
 inline constexpr std::uint32_t kProtocolVersion = 1;
 inline constexpr std::size_t kFrameHeaderBytes = 4;
 inline constexpr std::size_t kDefaultMaxFrameBytes = std::size_t{64} << 20;
+// A HandshakeReject is small: the sender refuses longer frames, and a receiver cuts the reason.
+inline constexpr std::size_t kMaxRejectFrameBytes = std::size_t{64} << 10;
+inline constexpr std::size_t kMaxRejectReasonBytes = 1024;
 
 // Appends one frame (header + serialized envelope) to `out`.
 void append_frame(const pb::WireFrame& frame, std::string* out);
-// One frame carrying a Handshake / a Message.
+// One frame carrying a Handshake / a Message / a HandshakeReject.
 std::string encode_handshake_frame(const pb::Handshake& handshake);
 std::string encode_message_frame(const pb::Message& message);
+std::string encode_reject_frame(const pb::HandshakeReject& reject);
 
 // Splits a byte stream into WireFrames. Owned by one connection; not thread-safe.
 class FrameDecoder {
@@ -75,6 +91,10 @@ struct HandshakeRule {
 // OK when `handshake` satisfies `rule`; otherwise an error naming what differed.
 Status check_handshake(const pb::Handshake& handshake, const HandshakeRule& rule);
 
+// The answer of a receiver following `rule` to a handshake it refused with `refusal`: the
+// refusal's message (cut to kMaxRejectReasonBytes, on a UTF-8 boundary) and the rule's ids.
+pb::HandshakeReject make_reject(const Status& refusal, const HandshakeRule& rule);
+
 // The receiving side of one connection: frames, then the handshake rule, then messages.
 // Owned by one connection; not thread-safe.
 class InboundDecoder {
@@ -86,10 +106,16 @@ class InboundDecoder {
   Status feed(std::string_view bytes, std::vector<pb::Message>* messages);
 
   bool handshake_done() const { return !peer_id_.empty(); }
+  // True when the error is the refusal of the handshake by the rule (the receiver then answers
+  // with make_reject(error(), rule)); false for framing and protocol errors.
+  bool handshake_refused() const { return handshake_refused_; }
   // The sender's id from its handshake ("" before it).
   const NodeId& peer_id() const { return peer_id_; }
+  // The address the sender advertised in its handshake ("" if none).
+  const std::string& peer_address() const { return peer_address_; }
   bool mid_frame() const { return frames_.mid_frame(); }
   const Status& error() const { return error_; }
+  const HandshakeRule& rule() const { return rule_; }
 
  private:
   Status on_frame(pb::WireFrame& frame, std::vector<pb::Message>* messages);
@@ -98,6 +124,31 @@ class InboundDecoder {
   FrameDecoder frames_;
   std::vector<pb::WireFrame> scratch_;
   NodeId peer_id_;
+  std::string peer_address_;
+  bool handshake_refused_ = false;
+  Status error_;
+};
+
+// The sending side of one connection: the receiver writes nothing, or one HandshakeReject just
+// before it closes. Owned by one connection; not thread-safe.
+class OutboundDecoder {
+ public:
+  explicit OutboundDecoder(std::size_t max_frame_bytes = kMaxRejectFrameBytes);
+
+  // Consumes `bytes`. OK while nothing, part of a frame or exactly one HandshakeReject has
+  // arrived (reject() then holds it). An error for malformed bytes, any other frame, and any
+  // byte after the reject; the error is then permanent and takes precedence over reject().
+  Status feed(std::string_view bytes);
+
+  // The receiver's refusal, once its whole frame has arrived.
+  const std::optional<pb::HandshakeReject>& reject() const { return reject_; }
+  bool mid_frame() const { return frames_.mid_frame(); }
+  const Status& error() const { return error_; }
+
+ private:
+  FrameDecoder frames_;
+  std::vector<pb::WireFrame> scratch_;
+  std::optional<pb::HandshakeReject> reject_;
   Status error_;
 };
 

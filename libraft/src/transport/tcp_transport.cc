@@ -23,6 +23,9 @@ using Millis = std::chrono::milliseconds;
 // At most this many frames (or about this many bytes) go into one gathered write.
 constexpr std::size_t kMaxFramesPerWrite = 256;
 constexpr std::size_t kMaxBytesPerWrite = std::size_t{4} << 20;
+// A receiver that refused a handshake gives up on writing its reject and on waiting for the
+// sender to close after this long (or after read_timeout_ms, if shorter).
+constexpr std::uint32_t kRejectLingerMs = 1'000;
 
 struct HostPort {
   std::string host;
@@ -48,8 +51,9 @@ std::string endpoint_string(const tcp::endpoint& endpoint) {
 
 }  // namespace
 
-// One accepted connection: reads frames, checks them, hands messages to the handler.
-// Owned by the transport's inbound_ map (and by its pending handlers); transport thread only.
+// One accepted connection: reads frames, checks them, hands messages to the handler; answers a
+// refused handshake with a reject. Owned by the transport's inbound_ map (and by its pending
+// handlers); transport thread only.
 class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
  public:
   Inbound(TcpTransport* transport, std::uint64_t id, tcp::socket socket)
@@ -110,6 +114,9 @@ class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     const Status status = decoder_.feed(std::string_view(buffer_.data(), n), &messages_);
     // A completed frame is progress: the deadline restarts for the next one.
     const bool progressed = !messages_.empty() || had_handshake != decoder_.handshake_done();
+    if (!had_handshake && decoder_.handshake_done() && !decoder_.peer_address().empty()) {
+      transport_->learn_address(decoder_.peer_id(), decoder_.peer_address());
+    }
     for (pb::Message& message : messages_) {
       ++transport_->messages_received_;
       if (transport_->handler_) transport_->handler_(std::move(message));
@@ -117,10 +124,17 @@ class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     }
     messages_.clear();
     if (!status.ok()) {
+      const bool refused = decoder_.handshake_refused();
       transport_->log(LogLevel::kWarn,
-                      fmt::format("closing connection from {}: {}", who(), status.message()));
+                      fmt::format("closing connection from {}: {}{}", who(), status.message(),
+                                  refused ? " (the sender is told why)" : ""));
       ++transport_->inbound_closed_on_error_;
-      close();
+      if (refused) {
+        ++transport_->inbound_refused_;
+        refuse();
+      } else {
+        close();
+      }
       return;
     }
     if (!decoder_.handshake_done() || decoder_.mid_frame()) {
@@ -154,11 +168,57 @@ class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     });
   }
 
+  // Writes one reject frame for the refused handshake, stops writing, then discards whatever
+  // the sender still sends until it closes: closing with its bytes unread would reset the
+  // connection, and the sender could lose the reject. Both steps together are bounded by
+  // kRejectLingerMs, so a sender that neither reads nor closes cannot hold the socket.
+  void refuse() {
+    reject_frame_ = encode_reject_frame(make_reject(decoder_.error(), decoder_.rule()));
+    deadline_armed_ = true;
+    const std::uint64_t generation = ++deadline_generation_;
+    deadline_.expires_after(
+        Millis(std::min(transport_->options_.read_timeout_ms, kRejectLingerMs)));
+    deadline_.async_wait([self = shared_from_this(), generation](std::error_code ec) {
+      if (ec || generation != self->deadline_generation_ || self->closed_ ||
+          self->transport_->closing_) {
+        return;
+      }
+      self->transport_->log(
+          LogLevel::kDebug,
+          fmt::format("closing refused connection from {}: it did not close in time", self->who()));
+      self->close();
+    });
+    asio::async_write(socket_, asio::buffer(reject_frame_),
+                      [self = shared_from_this()](std::error_code ec, std::size_t) {
+                        if (self->closed_ || self->transport_->closing_) return;
+                        if (ec) {
+                          self->close();
+                          return;
+                        }
+                        std::error_code ignored;
+                        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+                        self->discard();
+                      });
+  }
+
+  void discard() {
+    socket_.async_read_some(asio::buffer(buffer_),
+                            [self = shared_from_this()](std::error_code ec, std::size_t) {
+                              if (self->closed_ || self->transport_->closing_) return;
+                              if (ec) {
+                                self->close();  // the sender closed (or reset) its side: done
+                                return;
+                              }
+                              self->discard();
+                            });
+  }
+
   TcpTransport* transport_;
   const std::uint64_t id_;
   tcp::socket socket_;
   asio::steady_timer deadline_;
   InboundDecoder decoder_;
+  std::string reject_frame_;  // the write in flight of refuse()
   std::string remote_;
   std::array<char, 64 * 1024> buffer_{};
   std::vector<pb::Message> messages_;
@@ -167,8 +227,9 @@ class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
   bool closed_ = false;
 };
 
-// The outgoing side towards one peer: its queue (shared with send()) and its connection.
-// Owned by the transport's peers_ map; the queue is guarded by the transport's mu_, the rest
+// The outgoing side towards one peer: its queue (shared with send()) and its connection, on
+// which it reads only the peer's possible refusal of the handshake. Owned by the transport's
+// peers_ map; the queue, address and refusal are guarded by the transport's mu_, the rest
 // belongs to the transport thread.
 class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
  public:
@@ -185,6 +246,8 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
   std::size_t outbox_bytes_ = 0;
   bool kick_posted_ = false;
   std::string address_;
+  // kWrongPeer when the peer at address_ refused our handshake; cleared with a new address_.
+  Status refusal_;
 
   // Transport thread: new frames were queued (or the address changed).
   void kick() {
@@ -312,15 +375,59 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
     handshake.set_cluster_id(transport_->options_.cluster_id);
     handshake.set_from_id(transport_->options_.local_id);
     handshake.set_to_id(id_);
+    handshake.set_from_address(transport_->advertised_address());
     writing_.push_back(encode_handshake_frame(handshake));
-    // The receiver never writes: a read completes only when the connection ends.
-    socket_.async_read_some(asio::buffer(read_buffer_), [self = shared_from_this(), generation](
-                                                            std::error_code rec, std::size_t n) {
-      if (generation != self->generation_ || self->transport_->closing_) return;
-      self->fail(rec ? (rec == asio::error::eof ? std::string("closed by the peer") : rec.message())
-                     : fmt::format("the peer wrote {} bytes on an outgoing connection", n));
-    });
+    // The receiver writes nothing, unless it refuses the handshake.
+    reply_ = OutboundDecoder();
+    read_reply(generation);
     write_more();
+  }
+
+  void read_reply(std::uint64_t generation) {
+    socket_.async_read_some(asio::buffer(read_buffer_), [self = shared_from_this(), generation](
+                                                            std::error_code ec, std::size_t n) {
+      if (generation != self->generation_ || self->transport_->closing_) return;
+      self->on_reply(generation, ec, n);
+    });
+  }
+
+  void on_reply(std::uint64_t generation, std::error_code ec, std::size_t n) {
+    if (ec) {
+      fail(ec == asio::error::eof ? std::string("closed by the peer") : ec.message());
+      return;
+    }
+    const Status status = reply_.feed(std::string_view(read_buffer_.data(), n));
+    if (!status.ok()) {
+      fail(fmt::format("protocol error: {}", status.message()));
+      return;
+    }
+    if (reply_.reject().has_value()) {
+      on_refused(*reply_.reject());
+      return;
+    }
+    read_reply(generation);
+  }
+
+  // Records the refusal for peer_status() and warns once per refusal (the reconnections that
+  // follow meet the same one and only log at debug level).
+  void on_refused(const pb::HandshakeReject& reject) {
+    const std::string what = fmt::format(
+        "peer '{}' at {} refused the connection: it is '{}' in cluster '{}' (we expected '{}' "
+        "in '{}'); its reason: {}",
+        id_, dialled_address_, reject.local_id(), reject.cluster_id(), id_,
+        transport_->options_.cluster_id, reject.reason());
+    bool fresh = false;
+    {
+      std::lock_guard lock(transport_->mu_);
+      // A refusal from an address send() has replaced since says nothing of the new one.
+      if (address_ == dialled_address_ && refusal_.message() != what) {
+        refusal_ = Status(ErrorCode::kWrongPeer, what);
+        fresh = true;
+      }
+    }
+    transport_->log(fresh ? LogLevel::kWarn : LogLevel::kDebug, what);
+    ++transport_->outbound_refused_;
+    fail("it refused the handshake", /*refused=*/true);
   }
 
   // Gathers queued frames (after any already in writing_) into one write of several buffers.
@@ -355,10 +462,12 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
                       });
   }
 
-  // The attempt or the connection failed: close it and retry after the backoff.
-  void fail(const std::string& reason) {
+  // The attempt or the connection failed: close it and retry after the backoff. A refused
+  // connection never resets the backoff (a wrong server is not hammered) and is logged by
+  // on_refused().
+  void fail(const std::string& reason, bool refused = false) {
     const bool was_connected = state_ == State::kConnected;
-    if (was_connected &&
+    if (was_connected && !refused &&
         Clock::now() - connected_at_ >= Millis(transport_->options_.backoff_max_ms)) {
       backoff_ = Millis(transport_->options_.backoff_initial_ms);
     }
@@ -366,7 +475,7 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
     ++transport_->outbound_failures_;
     const Millis delay = backoff_;
     backoff_ = std::min(backoff_ * 2, Millis(transport_->options_.backoff_max_ms));
-    transport_->log(failures_ == 0 ? LogLevel::kWarn : LogLevel::kDebug,
+    transport_->log(failures_ == 0 && !refused ? LogLevel::kWarn : LogLevel::kDebug,
                     fmt::format("{} peer '{}' at {}: {}; retrying in {} ms",
                                 was_connected ? "lost connection to" : "cannot connect to", id_,
                                 dialled_address_, reason, delay.count()));
@@ -405,7 +514,8 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
   Millis backoff_;
   int failures_ = 0;  // consecutive
   Clock::time_point connected_at_;
-  std::array<char, 64> read_buffer_{};
+  OutboundDecoder reply_;  // of the current connection
+  std::array<char, 1024> read_buffer_{};
 };
 
 TcpTransport::TcpTransport(TcpTransportOptions options)
@@ -473,6 +583,15 @@ Status TcpTransport::start(const std::string& listen_address, MessageHandler han
 
 std::string TcpTransport::local_address() const { return local_address_; }
 
+std::string TcpTransport::advertised_address() const {
+  return options_.advertise_address.empty() ? local_address_ : options_.advertise_address;
+}
+
+void TcpTransport::learn_address(const NodeId& peer, const std::string& address) {
+  std::lock_guard lock(mu_);
+  learned_addresses_[peer] = address;
+}
+
 Status TcpTransport::send(const NodeId& peer, const std::string& address, pb::Message message) {
   if (message.from().empty()) message.set_from(options_.local_id);
   if (message.to().empty()) message.set_to(peer);
@@ -485,17 +604,36 @@ Status TcpTransport::send(const NodeId& peer, const std::string& address, pb::Me
   }
   std::lock_guard lock(mu_);
   if (!running_) return Status(ErrorCode::kShutdown, "the transport is not running");
+  std::string to = address;
+  if (to.empty()) {
+    auto learned = learned_addresses_.find(peer);
+    if (learned == learned_addresses_.end()) {
+      ++messages_dropped_;
+      return Status(ErrorCode::kUnavailable,
+                    fmt::format("no address known for '{}'; dropped", peer));
+    }
+    to = learned->second;
+  }
   std::shared_ptr<Peer>& slot = peers_[peer];
   if (!slot) slot = std::make_shared<Peer>(this, peer);
   Peer& p = *slot;
+  const bool moved = p.address_ != to;
+  if (moved) {
+    // Even when the message is dropped below: the operator may be fixing a wrong address.
+    p.address_ = std::move(to);
+    p.refusal_ = Status::ok_status();
+  }
   if (p.outbox_.size() >= options_.max_queued_messages ||
       p.outbox_bytes_ + frame.size() > options_.max_queued_bytes) {
     ++messages_dropped_;
+    if (moved && !p.kick_posted_) {
+      p.kick_posted_ = true;
+      asio::post(io_, [self = slot] { self->kick(); });
+    }
     return Status(ErrorCode::kUnavailable,
                   fmt::format("the queue to '{}' is full ({} messages, {} bytes); dropped", peer,
                               p.outbox_.size(), p.outbox_bytes_));
   }
-  p.address_ = address;
   p.outbox_bytes_ += frame.size();
   p.outbox_.push_back(std::move(frame));
   if (!p.kick_posted_) {
@@ -503,6 +641,12 @@ Status TcpTransport::send(const NodeId& peer, const std::string& address, pb::Me
     asio::post(io_, [self = slot] { self->kick(); });
   }
   return Status::ok_status();
+}
+
+Status TcpTransport::peer_status(const NodeId& peer) const {
+  std::lock_guard lock(mu_);
+  const auto it = peers_.find(peer);
+  return it == peers_.end() ? Status::ok_status() : it->second->refusal_;
 }
 
 void TcpTransport::accept_next() {
@@ -568,6 +712,8 @@ TcpTransportStats TcpTransport::stats() const {
   s.outbound_connected = outbound_connected_.load();
   s.outbound_failures = outbound_failures_.load();
   s.messages_dropped = messages_dropped_.load();
+  s.inbound_refused = inbound_refused_.load();
+  s.outbound_refused = outbound_refused_.load();
   return s;
 }
 

@@ -9,11 +9,14 @@
 // queues it under a mutex and posts a wake-up); everything else (sockets, timers, the handler)
 // runs on the transport's thread. start()/stop() belong to the owner's thread.
 //
-// Connections are one-way: a node writes only on the connection it dialled and reads only on
-// those it accepted. Each outgoing connection starts with a handshake, then carries pipelined
-// frames, gathered into one write of several buffers. An inbound connection that sends a bad
-// frame, a bad handshake or does not finish a frame within read_timeout_ms is closed with one
-// log line; nothing of the bad frame reaches the handler.
+// Connections carry messages one way: a node sends messages only on the connection it dialled
+// and receives them only on those it accepted. Each outgoing connection starts with a
+// handshake, then carries pipelined frames, gathered into one write of several buffers. An
+// inbound connection that sends a bad frame, a bad handshake or does not finish a frame within
+// read_timeout_ms is closed with one log line; nothing of the bad frame reaches the handler. A
+// refused handshake is also answered with one HandshakeReject frame (the only bytes a receiver
+// writes); the dialling side reads it, warns once, and reports it by peer_status() until
+// send() gives that peer another address. Any other bytes it reads close its connection.
 #pragma once
 
 #include <asio.hpp>
@@ -39,6 +42,8 @@ struct TcpTransportStats {
   std::uint64_t outbound_connected = 0;       // successful dials
   std::uint64_t outbound_failures = 0;        // failed dials and lost connections
   std::uint64_t messages_dropped = 0;         // refused by send() (queue full)
+  std::uint64_t inbound_refused = 0;          // handshakes refused (and answered with a reject)
+  std::uint64_t outbound_refused = 0;         // rejects received from peers
 };
 
 class TcpTransport final : public Transport {
@@ -51,6 +56,7 @@ class TcpTransport final : public Transport {
   Status start(const std::string& listen_address, MessageHandler handler) override;
   std::string local_address() const override;
   Status send(const NodeId& peer, const std::string& address, pb::Message message) override;
+  Status peer_status(const NodeId& peer) const override;
   void stop() override;
 
   // Any thread.
@@ -65,6 +71,9 @@ class TcpTransport final : public Transport {
   void accept_next();   // transport thread
   void shutdown_all();  // transport thread
   void log(LogLevel level, const std::string& line);
+  std::string advertised_address() const;
+  // Remembers the address a peer advertised in its handshake (send() with no address).
+  void learn_address(const NodeId& peer, const std::string& address);
 
   const TcpTransportOptions options_;
   Logger& logger_;
@@ -76,10 +85,11 @@ class TcpTransport final : public Transport {
   MessageHandler handler_;     // set by start() before the thread starts
   std::string local_address_;  // set by start() before the thread starts
 
-  std::mutex mu_;
-  bool running_ = false;                                     // guarded by mu_
-  bool started_ = false;                                     // guarded by mu_
-  std::unordered_map<NodeId, std::shared_ptr<Peer>> peers_;  // guarded by mu_
+  mutable std::mutex mu_;
+  bool running_ = false;                                       // guarded by mu_
+  std::unordered_map<NodeId, std::string> learned_addresses_;  // guarded by mu_
+  bool started_ = false;                                       // guarded by mu_
+  std::unordered_map<NodeId, std::shared_ptr<Peer>> peers_;    // guarded by mu_
 
   // Transport thread only.
   bool closing_ = false;
@@ -93,6 +103,8 @@ class TcpTransport final : public Transport {
   std::atomic<std::uint64_t> outbound_connected_{0};
   std::atomic<std::uint64_t> outbound_failures_{0};
   std::atomic<std::uint64_t> messages_dropped_{0};
+  std::atomic<std::uint64_t> inbound_refused_{0};
+  std::atomic<std::uint64_t> outbound_refused_{0};
 };
 
 }  // namespace raft::transport
