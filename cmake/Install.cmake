@@ -1,9 +1,10 @@
 # `cmake --install` lays out libraft for other CMake projects:
 #   <prefix>/include/libraftcpp/raft/*.h         public headers (+ the generated raft.pb.h)
-#   <prefix>/lib/libraftcpp_{core,storage,proto}.a
+#   <prefix>/lib/libraftcpp_{core,storage,proto,transport,runtime}.a
 #   <prefix>/lib/cmake/libraftcpp/                package config: find_package(libraftcpp)
-# A consumer links one imported target, libraftcpp::raft (the core, durable storage and the
-# wire messages); libraftcpp::core alone is the pure consensus core.
+# A consumer links one imported target, libraftcpp::raft (the Raft runtime, the core, durable
+# storage, the TCP transport and the wire messages); libraftcpp::core alone is the pure
+# consensus core.
 include(CMakePackageConfigHelpers)
 
 set(_libraft_targets raft_proto raft_core)
@@ -13,6 +14,9 @@ endif()
 if(TARGET raft_transport)
   list(APPEND _libraft_targets raft_transport)
 endif()
+if(TARGET raft_runtime)
+  list(APPEND _libraft_targets raft_runtime)
+endif()
 set_target_properties(raft_proto PROPERTIES EXPORT_NAME proto)
 set_target_properties(raft_core PROPERTIES EXPORT_NAME core)
 if(TARGET raft_storage)
@@ -20,6 +24,9 @@ if(TARGET raft_storage)
 endif()
 if(TARGET raft_transport)
   set_target_properties(raft_transport PROPERTIES EXPORT_NAME transport)
+endif()
+if(TARGET raft_runtime)
+  set_target_properties(raft_runtime PROPERTIES EXPORT_NAME runtime)
 endif()
 
 # The one target consumers link.

@@ -45,6 +45,13 @@ grep -qx "count = 1" "${PREFIX}/run1" && grep -qx "count = 2" "${PREFIX}/run2" |
   echo "install-and-link test: expected count = 1 then count = 2" >&2
   exit 1
 }
+# The runtime from the package: three nodes over loopback TCP; exit 0 when all agree.
+"${PREFIX}/example-build/replicated_counter" > "${PREFIX}/counter.out" || {
+  cat "${PREFIX}/counter.out"
+  echo "install-and-link test: replicated_counter failed" >&2
+  exit 1
+}
+tail -n 3 "${PREFIX}/counter.out"
 
 section "Configure build-asan/ (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja "${CMAKE_OPTIONS[@]}" -DLIBRAFT_SANITIZE=ON

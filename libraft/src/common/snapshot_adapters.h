@@ -13,7 +13,7 @@
 #include "raft/snapshot_store.h"
 #include "raft/state_machine.h"
 
-namespace raft::sim {
+namespace raft {
 
 // A SnapshotSink that appends every chunk to a SnapshotWriter (the caller commits it).
 class SnapshotWriterSink final : public SnapshotSink {
@@ -79,4 +79,4 @@ class StringSnapshotSource final : public SnapshotSource {
   std::size_t offset_ = 0;
 };
 
-}  // namespace raft::sim
+}  // namespace raft

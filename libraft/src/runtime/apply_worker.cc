@@ -1,0 +1,302 @@
+#include "runtime/apply_worker.h"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+#include "common/snapshot_adapters.h"
+
+namespace raft::runtime {
+
+ApplyWorker::ApplyWorker(StateMachine& fsm, Logger& logger, SnapshotWorker& snapshots,
+                         Position start, std::uint64_t snapshot_threshold,
+                         std::uint64_t max_queued_bytes, std::function<void(Status)> on_fatal)
+    : fsm_(fsm),
+      logger_(logger),
+      snapshots_(snapshots),
+      snapshot_threshold_(snapshot_threshold),
+      max_queued_bytes_(max_queued_bytes),
+      on_fatal_(std::move(on_fatal)),
+      configuration_(std::move(start.configuration)),
+      applied_(start.applied),
+      applied_term_(start.applied_term) {}
+
+ApplyWorker::~ApplyWorker() { stop(); }
+
+void ApplyWorker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void ApplyWorker::stop() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  space_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ApplyWorker::push(Task task, std::uint64_t bytes) {
+  {
+    std::unique_lock lock(queue_mu_);
+    space_cv_.wait(lock, [&] {
+      return stopping_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= max_queued_bytes_;
+    });
+    queued_bytes_ += bytes;
+    queue_.push_back(std::move(task));
+  }
+  queue_cv_.notify_one();
+}
+
+void ApplyWorker::enqueue_entries(std::vector<pb::Entry> entries) {
+  std::uint64_t bytes = 0;
+  for (const auto& e : entries) bytes += e.data().size() + 32;
+  queued_entries_ += entries.size();
+  Task task;
+  task.entries = std::move(entries);
+  push(std::move(task), bytes);
+}
+
+void ApplyWorker::enqueue_restore(pb::SnapshotMetadata metadata,
+                                  std::unique_ptr<SnapshotReader> reader) {
+  Task task;
+  task.restore = std::move(reader);
+  task.restore_metadata = std::move(metadata);
+  push(std::move(task), 0);
+}
+
+void ApplyWorker::request_snapshot(Callback<SnapshotMeta> done) {
+  Task task;
+  task.snapshot = std::move(done);
+  push(std::move(task), 0);
+}
+
+void ApplyWorker::register_proposal(Index index, Term term, std::uint64_t bytes,
+                                    Clock::time_point deadline, Callback<ApplyResult> done) {
+  std::lock_guard lock(wait_mu_);
+  proposed_bytes_ += bytes;
+  proposals_.emplace(index, Proposal{term, bytes, deadline, std::move(done)});
+}
+
+void ApplyWorker::wait_applied(Index index, Clock::time_point deadline, Callback<Index> done) {
+  {
+    std::lock_guard lock(wait_mu_);
+    if (applied_.load() < index) {
+      waits_.emplace(index, Wait{deadline, std::move(done)});
+      return;
+    }
+  }
+  done(index);
+}
+
+void ApplyWorker::expire(Clock::time_point now) {
+  std::vector<Callback<ApplyResult>> proposals;
+  std::vector<Callback<Index>> waits;
+  {
+    std::lock_guard lock(wait_mu_);
+    for (auto it = proposals_.begin(); it != proposals_.end();) {
+      if (it->second.deadline > now) {
+        ++it;
+        continue;
+      }
+      proposed_bytes_ -= it->second.bytes;
+      proposals.push_back(std::move(it->second.done));
+      it = proposals_.erase(it);
+    }
+    for (auto it = waits_.begin(); it != waits_.end();) {
+      if (it->second.deadline > now) {
+        ++it;
+        continue;
+      }
+      waits.push_back(std::move(it->second.done));
+      it = waits_.erase(it);
+    }
+  }
+  for (auto& done : proposals) {
+    done(Status(ErrorCode::kTimeout,
+                "timed out before the command was applied here: outcome unknown (it was "
+                "appended and may still commit)"));
+  }
+  for (auto& done : waits) {
+    done(Status(ErrorCode::kTimeout, "timed out waiting for this node to apply the read index"));
+  }
+}
+
+void ApplyWorker::fail_all(const Status& status) {
+  std::map<Index, Proposal> proposals;
+  std::multimap<Index, Wait> waits;
+  {
+    std::lock_guard lock(wait_mu_);
+    proposals.swap(proposals_);
+    waits.swap(waits_);
+    proposed_bytes_ = 0;
+  }
+  for (auto& [index, p] : proposals) p.done(status);
+  for (auto& [index, w] : waits) w.done(status);
+}
+
+void ApplyWorker::run() {
+  for (;;) {
+    Task task;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued was applied
+      task = std::move(queue_.front());
+      queue_.pop_front();
+      std::uint64_t bytes = 0;
+      for (const auto& e : task.entries) bytes += e.data().size() + 32;
+      queued_bytes_ -= bytes;
+    }
+    space_cv_.notify_all();
+    if (failed_) {
+      queued_entries_ -= task.entries.size();
+      if (task.snapshot) (*task.snapshot)(Status(ErrorCode::kShutdown, "the node stopped"));
+      continue;
+    }
+    if (task.restore) {
+      restore(task);
+    } else if (task.snapshot) {
+      std::vector<Callback<SnapshotMeta>> waiters;
+      waiters.push_back(std::move(*task.snapshot));
+      take_snapshot(std::move(waiters));
+    } else {
+      apply_entries(task.entries);
+      queued_entries_ -= task.entries.size();
+      if (snapshot_threshold_ > 0 &&
+          applied_.load() >= snapshots_.newest_index() + snapshot_threshold_ &&
+          !snapshots_.busy()) {
+        bool stopping;
+        {
+          std::lock_guard lock(queue_mu_);
+          stopping = stopping_;
+        }
+        if (!stopping) take_snapshot({});
+      }
+    }
+  }
+}
+
+void ApplyWorker::apply_entries(std::vector<pb::Entry>& entries) {
+  Index applied = applied_.load();
+  Term applied_term = applied_term_.load();
+  for (pb::Entry& e : entries) {
+    if (e.index() <= applied) continue;  // covered by a snapshot restored meanwhile
+    if (e.index() != applied + 1) {
+      failed_ = true;
+      on_fatal_(Status(
+          ErrorCode::kCorruption,
+          fmt::format("apply: entry {} follows applied index {} (gap)", e.index(), applied)));
+      return;
+    }
+    std::string response = fsm_.apply(e);
+    if (e.type() == pb::ENTRY_CONF_CHANGE) {
+      pb::Configuration c;
+      if (c.ParseFromString(e.data())) configuration_ = std::move(c);
+    }
+    applied = e.index();
+    applied_term = e.term();
+    std::optional<Proposal> proposal;
+    {
+      std::lock_guard lock(wait_mu_);
+      auto it = proposals_.find(applied);
+      if (it != proposals_.end()) {
+        proposed_bytes_ -= it->second.bytes;
+        proposal = std::move(it->second);
+        proposals_.erase(it);
+      }
+    }
+    if (proposal) {
+      if (proposal->term == e.term()) {
+        proposal->done(ApplyResult{e.index(), e.term(), std::move(response)});
+      } else {
+        proposal->done(Status(ErrorCode::kLeadershipLost,
+                              fmt::format("leadership was lost and the new leader replaced the "
+                                          "command at index {}: it will not be applied",
+                                          e.index())));
+      }
+    }
+  }
+  publish_applied(applied, applied_term);
+}
+
+void ApplyWorker::publish_applied(Index applied, Term term) {
+  std::vector<std::pair<Index, Callback<Index>>> ready;
+  std::vector<Callback<ApplyResult>> overtaken;
+  {
+    std::lock_guard lock(wait_mu_);
+    applied_.store(applied);
+    applied_term_.store(term);
+    while (!waits_.empty() && waits_.begin()->first <= applied) {
+      ready.emplace_back(waits_.begin()->first, std::move(waits_.begin()->second.done));
+      waits_.erase(waits_.begin());
+    }
+    // Proposals at or below the applied index that were not met on the way (a restored
+    // snapshot jumped over them): their outcome is unknown here.
+    while (!proposals_.empty() && proposals_.begin()->first <= applied) {
+      proposed_bytes_ -= proposals_.begin()->second.bytes;
+      overtaken.push_back(std::move(proposals_.begin()->second.done));
+      proposals_.erase(proposals_.begin());
+    }
+  }
+  for (auto& [index, done] : ready) done(index);
+  for (auto& done : overtaken) {
+    done(Status(ErrorCode::kTimeout,
+                "outcome unknown: this node installed a snapshot that covers the command"));
+  }
+}
+
+void ApplyWorker::restore(Task& task) {
+  const pb::SnapshotMetadata& meta = task.restore_metadata;
+  SnapshotReaderSource source(*task.restore);
+  if (Status s = fsm_.restore(meta, source); !s.ok()) {
+    failed_ = true;
+    on_fatal_(Status(s.code(), fmt::format("restoring the state machine from snapshot {}@{}: {}",
+                                           meta.index(), meta.term(), s.message())));
+    return;
+  }
+  configuration_ = meta.configuration();
+  snapshots_.note_installed(meta.index());
+  logger_.log(LogLevel::kInfo,
+              fmt::format("state machine restored from snapshot {}@{}", meta.index(), meta.term()));
+  publish_applied(meta.index(), meta.term());
+}
+
+void ApplyWorker::take_snapshot(std::vector<Callback<SnapshotMeta>> waiters) {
+  const Index applied = applied_.load();
+  if (applied == 0 || applied <= snapshots_.newest_index()) {
+    for (auto& w : waiters) {
+      w(Status(ErrorCode::kAlreadyExists,
+               fmt::format("nothing new to snapshot: the newest snapshot is at index {}",
+                           snapshots_.newest_index())));
+    }
+    return;
+  }
+  if (snapshots_.busy()) {
+    for (auto& w : waiters) {
+      w(Status(ErrorCode::kUnavailable, "a snapshot is already being written; retry later"));
+    }
+    return;
+  }
+  auto view = fsm_.snapshot();
+  if (!view.ok()) {
+    logger_.log(LogLevel::kError,
+                fmt::format("state machine snapshot failed: {}", view.status().to_string()));
+    for (auto& w : waiters) w(view.status());
+    return;
+  }
+  SnapshotWorker::Job job;
+  job.view = std::move(view).value();
+  job.index = applied;
+  job.term = applied_term_.load();
+  job.configuration = configuration_;
+  job.waiters = std::move(waiters);
+  if (!snapshots_.submit(job)) {
+    for (auto& w : job.waiters) {
+      w(Status(ErrorCode::kUnavailable, "a snapshot is already being written; retry later"));
+    }
+  }
+}
+
+}  // namespace raft::runtime

@@ -1,0 +1,159 @@
+// Raft::Impl: the runtime behind raft.h. The core thread runs an asio::io_context: every
+// request, received message and tick is a handler posted to it, so the RawNode and the
+// DurableStorage's log are only ever touched by that thread. After a burst of handlers one
+// "ready pass" turns the core's Ready into I/O in the order of the persistence contract
+// (ready.h): send `messages` (the leader's appends leave before its own write), persist
+// (one write + one fdatasync), send `persisted_messages`, hand committed entries and
+// received snapshots to the apply thread, answer reads, advance.
+//
+// Threads: see raft.h. Members marked "core" are touched by the core thread only; the
+// `view_` is written there and read by any thread under view_mu_.
+#pragma once
+
+#include <asio.hpp>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "raft/raft.h"
+#include "raft/raw_node.h"
+#include "runtime/apply_worker.h"
+#include "runtime/snapshot_worker.h"
+
+namespace raft {
+
+class Raft::Impl {
+ public:
+  Impl(const RaftOptions& options, StateMachine& fsm, std::unique_ptr<DurableStorage> storage,
+       std::unique_ptr<Transport> transport);
+  ~Impl();
+
+  Status open();
+  void shutdown();
+
+  Status bootstrap_cluster(const pb::Configuration& configuration);
+  void apply(std::string command, Timeout timeout, Callback<ApplyResult> done);
+  void read(bool verify_only, bool wait_apply, Timeout timeout, Callback<Index> done);
+  void change(ConfChange change, Timeout timeout, Callback<Index> done);
+  void transfer(NodeId target, Timeout timeout, DoneCallback done);
+  void snapshot(Callback<SnapshotMeta> done);
+
+  RaftState state() const;
+  LeaderInfo leader() const;
+  ConfigurationInfo configuration() const;
+  Index applied_index() const { return apply_ ? apply_->applied() : 0; }
+  std::string local_address() const { return local_address_; }
+  Status error() const;
+  std::map<std::string, std::string> stats() const;
+  void set_observer(std::function<void(const RaftEvent&)> observer);
+
+ private:
+  using Clock = runtime::Clock;
+
+  // What other threads may read of the core's state (guarded by view_mu_).
+  struct View {
+    RaftState state = RaftState::kFollower;
+    Term term = 0;
+    NodeId leader;
+    Index commit = 0;
+    Index last_index = 0;
+    Term last_term = 0;
+    ConfigurationInfo configuration;
+    std::optional<Clock::time_point> last_contact;
+    Index snapshot_index = 0;
+    Term snapshot_term = 0;
+    Status error;
+  };
+  struct PendingRead {
+    bool verify_only;
+    bool wait_apply;
+    Clock::time_point deadline;
+    Callback<Index> done;
+  };
+  struct PendingChange {
+    ConfChange change;
+    Clock::time_point deadline;
+    Callback<Index> done;
+  };
+  // add_voter: waits until the server is a VOTER in a committed configuration (promoted from
+  // STAGING once caught up), then until this node applied that configuration.
+  struct PendingPromotion {
+    NodeId id;
+    Clock::time_point deadline;
+    Callback<Index> done;
+  };
+  struct PendingTransfer {
+    NodeId target;
+    Clock::time_point deadline;
+    DoneCallback done;
+  };
+
+  // Runs `fn` on the core thread, or fails with kShutdown when the node is stopping.
+  bool post(std::function<void()> fn);
+  void schedule_ready();
+  void process_ready();
+  void on_message(pb::Message message);
+  void on_tick();
+  void arm_ticker();
+  void send(std::vector<pb::Message>& messages);
+  void learn_addresses(const pb::Entry& conf_change_entry);
+  void update_view();
+  void emit(const RaftEvent& event);
+  void fail_node(const Status& status);
+  void fail_pending(const Status& status);
+  void try_change(PendingChange pending);
+  void retry_changes();
+  void check_promotions(bool tick);
+  void check_transfer();
+  void note_snapshot(const SnapshotMeta& meta);  // any thread
+  void compact(const SnapshotMeta& meta);
+  Config core_config(Index applied) const;
+  Status recover();  // open(): the state machine and its position
+
+  RaftOptions options_;
+  Logger* logger_;
+  StateMachine& fsm_;
+  std::unique_ptr<DurableStorage> storage_;
+  std::unique_ptr<Transport> transport_;
+  std::string local_address_;
+
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  asio::steady_timer ticker_{io_};
+  std::thread core_thread_;
+  std::atomic<bool> stopping_{false};  // no new requests
+  std::mutex shutdown_mu_;
+  bool shut_down_ = false;  // guarded by shutdown_mu_
+
+  std::unique_ptr<runtime::SnapshotWorker> snapshots_;
+  std::unique_ptr<runtime::ApplyWorker> apply_;
+  runtime::ApplyWorker::Position start_;
+
+  // core
+  std::unique_ptr<RawNode> node_;
+  bool ready_scheduled_ = false;
+  bool stopped_ = false;  // fatal error or shutdown: the core does nothing more
+  std::uint64_t next_read_ = 0;
+  std::map<std::string, PendingRead> reads_;
+  std::vector<PendingChange> changes_;  // waiting out kConfChangeInProgress
+  std::vector<PendingPromotion> promotions_;
+  std::optional<PendingTransfer> transfer_;
+  std::map<NodeId, std::string> addresses_;
+  SoftState soft_;
+  Index config_index_seen_ = 0;
+
+  mutable std::mutex view_mu_;
+  View view_;
+
+  std::mutex observer_mu_;
+  std::function<void(const RaftEvent&)> observer_;
+};
+
+}  // namespace raft

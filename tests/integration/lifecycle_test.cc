@@ -1,0 +1,82 @@
+// Integration: a node's life outside the replication path — bootstrapping only once, one
+// process per data directory, snapshots on demand and barriers.
+#include <catch2/catch.hpp>
+#include <future>
+#include <string>
+
+#include "integration/cluster.h"
+
+namespace raft::integration {
+namespace {
+
+TEST_CASE("bootstrap_cluster on a node that has state returns kAlreadyExists") {
+  Cluster cluster;
+  REQUIRE_OK(cluster.start());
+  REQUIRE(cluster.wait_for_leader() >= 0);
+  const pb::Configuration configuration = cluster.raft(0).configuration().configuration;
+  CHECK(configuration.servers_size() == 3);
+  CHECK(cluster.raft(0).bootstrap_cluster(configuration).code() == ErrorCode::kAlreadyExists);
+
+  cluster.stop(1);
+  REQUIRE_OK(cluster.restart(1));
+  CHECK(cluster.raft(1).bootstrap_cluster(configuration).code() == ErrorCode::kAlreadyExists);
+}
+
+TEST_CASE("a second node on a data directory in use fails to open with kIoError") {
+  Cluster cluster;
+  REQUIRE_OK(cluster.start());
+  TestStateMachine fsm("intruder", nullptr);
+  RaftOptions options;
+  options.id = cluster.id(0);
+  options.listen_address = "127.0.0.1:0";
+  options.data_dir = cluster.data_dir(0);
+  options.cluster_id = "integration";
+  Result<std::unique_ptr<Raft>> opened = Raft::open(options, fsm);
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.status().code() == ErrorCode::kIoError);
+}
+
+TEST_CASE("snapshot() on demand snapshots the applied state") {
+  Cluster cluster;
+  REQUIRE_OK(cluster.start());
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  Index last = 0;
+  for (int i = 0; i < 30; ++i) {
+    Result<ApplyResult> r = cluster.apply(set_command(test_key(i), test_value(i)));
+    REQUIRE_OK(r.status());
+    last = r->index;
+  }
+  std::future<Result<SnapshotMeta>> taken = cluster.raft(leader).snapshot();
+  std::optional<Result<SnapshotMeta>> meta = get_within(taken, milliseconds(5000));
+  REQUIRE(meta.has_value());
+  REQUIRE_OK(meta->status());
+  CHECK(meta->value().index >= last);
+  CHECK(meta->value().term > 0);
+  CHECK(meta->value().configuration.servers_size() == 3);
+  CHECK(cluster.raft(leader).stats().at("last_snapshot_index") ==
+        std::to_string(meta->value().index));
+}
+
+TEST_CASE("barrier on a follower completes after it applied what was committed before") {
+  Cluster cluster;
+  REQUIRE_OK(cluster.start());
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  const int follower = (leader + 1) % cluster.size();
+  REQUIRE(
+      wait_until([&] { return !cluster.raft(follower).leader().id.empty(); }, milliseconds(3000)));
+  for (int i = 0; i < 20; ++i) {
+    INFO("write " << i);
+    Result<ApplyResult> r = cluster.apply(set_command(test_key(i), test_value(i)));
+    REQUIRE_OK(r.status());
+    std::future<Status> barrier = cluster.raft(follower).barrier(milliseconds(5000));
+    std::optional<Status> done = get_within(barrier, milliseconds(6000));
+    REQUIRE(done.has_value());
+    REQUIRE_OK(*done);
+    CHECK(cluster.fsm(follower).applied_index() >= r->index);
+  }
+}
+
+}  // namespace
+}  // namespace raft::integration
