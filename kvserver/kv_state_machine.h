@@ -1,0 +1,129 @@
+// KvStateMachine: kvserver's replicated state, a LevelDB database driven by the Raft log.
+//
+// Ownership and threads. The program owns the KvStateMachine and hands it to raft::Raft,
+// which calls apply(), snapshot() and restore() from its one apply thread, in log order.
+// get(), last_applied() and applied_term() may be called from any thread at any time (HTTP
+// handlers serve reads locally after ReadIndex): LevelDB is safe for concurrent reads and
+// writes, and a restore swaps databases under a mutex while readers keep the old one alive
+// until they are done. A StateMachineSnapshot returned by snapshot() is owned by the caller
+// and may be written out on any one thread while applies go on; it keeps its database open
+// (even one a later restore() replaced) until it is destroyed.
+//
+// Commands (proto/kv.proto). An ENTRY_NORMAL entry's data is a serialized kv.pb.Command
+// (Put{key, value} or Delete{key}); values are the client's JSON text, stored byte for byte.
+// apply() answers with a serialized kv.pb.CommandResult: code OK and `existed` (the key had a
+// value just before), or code INVALID_COMMAND with an error message for data that is not a
+// Command (undecodable, or no operation set). Such an entry is already committed, so every
+// node applies it the same way: as a no-op that only advances the applied index. Entries of
+// other types (no-ops, configurations) change no data and answer "".
+//
+// Keys inside LevelDB. User key K is stored under "d/" + K; the state machine's own records
+// live under "m/", which no user key can reach: "m/applied" holds a kv.pb.AppliedState (index
+// and term of the last applied entry). Every apply writes the entry's effects and the new
+// applied position in ONE leveldb::WriteBatch, so after any crash the database holds exactly
+// the effects of entries 1..last_applied(): a restart neither re-applies nor skips an entry.
+//
+// Durability. Applies are written without sync: the Raft log already holds every committed
+// entry durably, and the database only needs to be consistent (batch atomicity), not
+// current. An unsynced write survives a crash of the process (it is in the OS page cache);
+// after a crash of the machine the database may come back at an earlier applied index, and
+// the runtime then replays the log above it (or, if the log was compacted past it, restores
+// the newest snapshot first: its recover() restores whenever last_applied() is below the
+// snapshot's index). Restores, which replace the whole database, are synced before the swap.
+// A write that LevelDB refuses during apply() (disk error) cannot be answered with a Status
+// through the StateMachine interface, and skipping it would let this node diverge from the
+// others: the process prints one line naming the error and aborts, and the restart replays.
+//
+// Directory layout. open(dir) owns `dir`:
+//   dir/LOCK            flock()ed while open: one KvStateMachine per directory
+//   dir/CURRENT         the name of the live database, e.g. "db-000003\n"; replaced only by
+//                       writing CURRENT.tmp, fsync, rename over CURRENT, fsync of dir
+//   dir/db-NNNNNN/      LevelDB databases; the generation NNNNNN grows with every restore
+//   dir/db-NNNNNN.tmp/  a restore in progress
+// restore() loads the stream into db-<next>.tmp, syncs it, renames it to db-<next>, opens it,
+// points CURRENT at it, swaps it in, and deletes the old database once nothing uses it. A
+// crash at any step leaves CURRENT naming a complete database (the old one until the pointer
+// is replaced, the new one after); open() follows CURRENT and deletes every other db-* and
+// CURRENT.tmp it finds. A CURRENT that names a missing database is kCorruption, never a
+// silent fresh start.
+//
+// Snapshot stream (what write_to() writes and restore() reads). Integers are little-endian,
+// fixed width:
+//   header   8 bytes magic "KVSNAP\0\1" (format 1), u64 applied index, u64 applied term
+//   records  per user key, in key order: u8 1, u32 key length, u32 value length, key, value
+//   trailer  u8 0, u64 number of records, u32 masked CRC-32C of every byte before it
+// Nothing may follow the trailer. restore() rejects with kCorruption (leaving the current
+// database untouched) a stream that is truncated, has a bad magic, checksum or count, keys
+// out of order, bytes after the trailer, or an index/term other than the metadata's.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "raft/raft.pb.h"
+#include "raft/state_machine.h"
+#include "raft/status.h"
+#include "raft/types.h"
+
+namespace leveldb {
+class WriteBatch;
+}  // namespace leveldb
+
+namespace kv {
+
+class KvStateMachine final : public raft::StateMachine {
+ public:
+  // Opens (creating if needed) the state machine stored under `dir`: follows dir/CURRENT,
+  // removes leftovers of an interrupted restore, reads the applied position. kIoError when
+  // the directory cannot be made or is used by another KvStateMachine; kCorruption when
+  // CURRENT or the stored applied position is malformed.
+  static raft::Result<std::unique_ptr<KvStateMachine>> open(const std::filesystem::path& dir);
+
+  ~KvStateMachine() override;
+  KvStateMachine(const KvStateMachine&) = delete;
+  KvStateMachine& operator=(const KvStateMachine&) = delete;
+
+  // --- raft::StateMachine (the apply thread)
+  // An entry at or below last_applied() (which the host never sends) changes nothing and
+  // answers "": its effects are already in the database.
+  std::string apply(const raft::pb::Entry& entry) override;
+  raft::Index last_applied() const override { return applied_index_.load(); }
+  raft::Result<std::unique_ptr<raft::StateMachineSnapshot>> snapshot() override;
+  raft::Status restore(const raft::pb::SnapshotMetadata& metadata,
+                       raft::SnapshotSource& source) override;
+
+  // --- Reads (any thread)
+  // The value stored for `key`, std::nullopt when there is none; an error only if LevelDB
+  // cannot read.
+  raft::Result<std::optional<std::string>> get(std::string_view key) const;
+  // The term of the entry at last_applied() (0 before any).
+  raft::Term applied_term() const { return applied_term_.load(); }
+
+  // One open LevelDB database and its directory, shared with readers and snapshot views
+  // (an implementation detail, defined in the .cc file).
+  class Database;
+
+ private:
+  KvStateMachine(std::filesystem::path dir, int lock_fd, std::shared_ptr<Database> db,
+                 std::uint64_t generation, raft::Index index, raft::Term term);
+
+  std::shared_ptr<Database> database() const;
+  // Executes a Command into `batch`; returns the serialized CommandResult.
+  std::string execute(const std::string& data, Database& db, leveldb::WriteBatch* batch);
+
+  const std::filesystem::path dir_;
+  const int lock_fd_;
+  // Changed only by restore() (apply thread) under mutex_; read under mutex_ elsewhere.
+  mutable std::mutex mutex_;
+  std::shared_ptr<Database> db_;
+  std::uint64_t generation_;  // apply thread only
+  std::atomic<raft::Index> applied_index_;
+  std::atomic<raft::Term> applied_term_;
+};
+
+}  // namespace kv
