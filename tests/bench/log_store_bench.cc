@@ -1,14 +1,27 @@
 // log_store_bench: throughput of SegmentedLog::append on the real disk, next to the raw
-// 4 KiB write + fdatasync rate of the same disk (the physical limit of one sync per batch),
-// and the time to open a 1,000,000-entry log. Prints figures; never run as a test.
+// write + fdatasync rate of the same disk, and the time to open a 1,000,000-entry log.
+// Prints figures; never run as a test.
 //
-//   log_store_bench [--dir DIR] [--seconds S] [--repeat N]
+//   log_store_bench [--dir DIR] [--seconds S] [--repeat N] [--slice MS] [--size B]
+//                   [--batch N]
 //
-// S seconds per measured point (default 1). Each point is measured N times (default 1),
-// each time right after a raw overwrite measurement of S seconds, and the medians are
-// printed: "raw ovw/s" is the raw overwrite rate measured next to the point, and "vs raw
-// overwrite" the median of the per-repetition ratios, so that a disk whose speed drifts
-// (a shared machine) compares each point with the disk as it was at that moment.
+// (--size or --batch also skips the open of the big log.)
+// Each point (entry size x batch size; --size / --batch restrict them) is measured N times
+// (default 1), each time for S seconds of log appends (default 1) and S seconds of the raw
+// baseline, taken in alternating slices of MS milliseconds (default 100), so that both see
+// the disk as it was at that moment (a shared machine's disk drifts by a factor of several
+// within a minute). Medians are printed; "vs raw" is the median of the per-repetition
+// ratios.
+//
+// The raw baseline of a point writes exactly the bytes one append() of that point writes
+// (batch x one record: the entry serialized plus the 8-byte record header) with one pwrite,
+// at consecutive offsets cycling through a region of a file that was written and synced
+// beforehand, then fdatasync: an overwrite in place, with no block to allocate or convert
+// and no metadata to flush, whose pages stay in the page cache: the disk's limit for one
+// sync per batch. (The log's appends get new page-cache pages instead; a baseline that drops
+// its pages is no fairer, because a write of part of a page not cached reads it first.) The log is
+// opened fresh for each repetition and kept open across its slices, so that its own costs
+// (zeroing ahead, creating the next segment) are included at their natural rate.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -23,6 +36,7 @@
 
 #include "raft/file_system.h"
 #include "raft/segmented_log.h"
+#include "storage/segment_format.h"
 
 namespace {
 
@@ -45,35 +59,70 @@ void fail(const raft::Status& s) {
   std::exit(1);
 }
 
-// Raw 4 KiB write + fdatasync with plain system calls: syncs per second. `grow`: appending
-// (the file size changes with every sync, as in a log segment); otherwise overwriting the
-// first 4 MiB of an already written file in a cycle (no metadata to flush: the disk's limit).
-double raw_sync_rate(const std::string& dir, double seconds, bool grow) {
-  const std::string path = dir + "/raw";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(raft::Status(raft::ErrorCode::kIoError, "open " + path));
-  const std::string block(4096, 'x');
-  constexpr int kBlocks = 1024;
-  if (!grow) {
-    for (int i = 0; i < kBlocks; ++i) {
-      if (::write(fd, block.data(), block.size()) != 4096)
-        fail({raft::ErrorCode::kIoError, "write"});
+// Raw write + fdatasync with plain system calls, `bytes` per sync at consecutive offsets.
+enum class RawMode {
+  kGrow,       // appending: the file size changes with every sync (a segment without
+               // preallocation)
+  kOverwrite,  // cycling through a region of at least 4 MiB of a file written and synced
+               // beforehand, whose pages stay cached: no metadata to flush, the disk's limit
+};
+
+class RawWriter {
+ public:
+  RawWriter(const std::string& path, std::size_t bytes, RawMode mode)
+      : path_(path), block_(bytes, 'x'), mode_(mode) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail(raft::Status(raft::ErrorCode::kIoError, "open " + path));
+    const std::uint64_t region = std::max<std::uint64_t>(4u << 20, 4 * bytes);
+    writes_ = std::max<std::uint64_t>(1, region / bytes);
+    if (mode_ != RawMode::kGrow) {
+      const std::string zeros(1u << 20, '\0');
+      for (std::uint64_t done = 0; done < writes_ * bytes; done += zeros.size()) {
+        if (::write(fd_, zeros.data(), zeros.size()) != static_cast<ssize_t>(zeros.size())) {
+          fail({raft::ErrorCode::kIoError, "write"});
+        }
+      }
+      if (::fsync(fd_) != 0) fail({raft::ErrorCode::kIoError, "fsync"});
     }
-    ::fsync(fd);
   }
-  std::uint64_t n = 0;
+  ~RawWriter() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  RawWriter(const RawWriter&) = delete;
+  RawWriter& operator=(const RawWriter&) = delete;
+
+  // Writes and syncs until `seconds` have passed; returns the syncs done.
+  std::uint64_t run(double seconds) {
+    std::uint64_t n = 0;
+    const auto start = Clock::now();
+    while (seconds_since(start) < seconds) {
+      const std::uint64_t slot = mode_ == RawMode::kGrow ? next_ : next_ % writes_;
+      const auto at = static_cast<off_t>(slot * block_.size());
+      if (::pwrite(fd_, block_.data(), block_.size(), at) != static_cast<ssize_t>(block_.size())) {
+        fail({raft::ErrorCode::kIoError, "pwrite"});
+      }
+      if (::fdatasync(fd_) != 0) fail({raft::ErrorCode::kIoError, "fdatasync"});
+      ++next_;
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  std::string path_;
+  std::string block_;
+  RawMode mode_;
+  int fd_ = -1;
+  std::uint64_t writes_ = 1;  // writes per cycle through the region
+  std::uint64_t next_ = 0;
+};
+
+double raw_sync_rate(const std::string& dir, double seconds, RawMode mode) {
+  RawWriter raw(dir + "/raw", 4096, mode);
   const auto start = Clock::now();
-  while (seconds_since(start) < seconds) {
-    const off_t at = grow ? static_cast<off_t>(n * 4096) : static_cast<off_t>((n % kBlocks) * 4096);
-    if (::pwrite(fd, block.data(), block.size(), at) != 4096)
-      fail({raft::ErrorCode::kIoError, "pwrite"});
-    if (::fdatasync(fd) != 0) fail({raft::ErrorCode::kIoError, "fdatasync"});
-    ++n;
-  }
-  const double rate = static_cast<double>(n) / seconds_since(start);
-  ::close(fd);
-  ::unlink(path.c_str());
-  return rate;
+  const std::uint64_t n = raw.run(seconds);
+  return static_cast<double>(n) / seconds_since(start);
 }
 
 double median(std::vector<double> values) {
@@ -82,35 +131,60 @@ double median(std::vector<double> values) {
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
-struct LogRate {
+// The bytes one record of an entry of `size` bytes takes in a segment (at a typical index).
+std::size_t record_bytes(std::size_t size) {
+  return raft::segment_format::kRecordHeaderSize + make_entry(100'000, size).ByteSizeLong();
+}
+
+struct PointRate {
   double appends = 0;  // entries per second
   double syncs = 0;    // append() calls (one fdatasync each) per second
+  double raw = 0;      // raw overwrites of the same bytes (one fdatasync each) per second
 };
 
-// Appends batches of `batch` entries of `size` bytes to a fresh log in `log_dir` for
-// `seconds`; the log is removed afterwards.
-LogRate log_append_rate(const std::string& log_dir, std::size_t size, std::size_t batch,
-                        double seconds) {
+// One repetition of a point: a fresh log in `log_dir`, appended to in batches of `batch`
+// entries of `size` bytes, alternating slices of `slice` seconds with `raw`, until each
+// has run `seconds`. The log is removed afterwards.
+PointRate measure_point(const std::string& log_dir, RawWriter& raw, std::size_t size,
+                        std::size_t batch, double seconds, double slice) {
   auto& fs = raft::posix_file_system();
-  std::uint64_t entries = 0;
-  std::uint64_t syncs = 0;
-  double elapsed = 0;
+  PointRate rate;
   {
     auto log = raft::SegmentedLog::open(fs, log_dir);
     if (!log.ok()) fail(log.status());
+    // The entries are built once and renumbered for each append: what is timed is the log's
+    // work (encoding, checksums, write, sync), not building payloads.
     std::vector<raft::pb::Entry> batch_entries;
+    for (std::size_t k = 0; k < batch; ++k) batch_entries.push_back(make_entry(k + 1, size));
     raft::Index next = 1;
-    const auto start = Clock::now();
-    while ((elapsed = seconds_since(start)) < seconds) {
-      batch_entries.clear();
-      for (std::size_t k = 0; k < batch; ++k) batch_entries.push_back(make_entry(next++, size));
-      if (auto s = (*log)->append(batch_entries); !s.ok()) fail(s);
-      entries += batch;
-      ++syncs;
+    std::uint64_t entries = 0;
+    std::uint64_t syncs = 0;
+    std::uint64_t raw_syncs = 0;
+    double log_time = 0;
+    double raw_time = 0;
+    while (log_time < seconds || raw_time < seconds) {
+      if (raw_time < seconds) {
+        const auto start = Clock::now();
+        raw_syncs += raw.run(slice);
+        raw_time += seconds_since(start);
+      }
+      if (log_time < seconds) {
+        const auto start = Clock::now();
+        while (seconds_since(start) < slice) {
+          for (auto& entry : batch_entries) entry.set_index(next++);
+          if (auto s = (*log)->append(batch_entries); !s.ok()) fail(s);
+          entries += batch;
+          ++syncs;
+        }
+        log_time += seconds_since(start);
+      }
     }
+    rate.appends = static_cast<double>(entries) / log_time;
+    rate.syncs = static_cast<double>(syncs) / log_time;
+    rate.raw = static_cast<double>(raw_syncs) / raw_time;
   }
   (void)fs.remove_all(log_dir);
-  return LogRate{static_cast<double>(entries) / elapsed, static_cast<double>(syncs) / elapsed};
+  return rate;
 }
 
 }  // namespace
@@ -118,7 +192,11 @@ LogRate log_append_rate(const std::string& log_dir, std::size_t size, std::size_
 int main(int argc, char** argv) {
   std::string parent = "/tmp";
   double seconds = 1.0;
+  double slice = 0.1;
   int repeat = 1;
+  bool all_points = true;  // also time the open of a big log
+  std::vector<std::size_t> sizes = {100, 1024, 64 * 1024};
+  std::vector<std::size_t> batches = {1, 16, 256};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--dir" && i + 1 < argc) {
@@ -127,8 +205,19 @@ int main(int argc, char** argv) {
       seconds = std::atof(argv[++i]);
     } else if (arg == "--repeat" && i + 1 < argc) {
       repeat = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--slice" && i + 1 < argc) {
+      slice = std::max(0.001, std::atof(argv[++i]) / 1000);
+    } else if (arg == "--size" && i + 1 < argc) {
+      sizes = {static_cast<std::size_t>(std::max(1, std::atoi(argv[++i])))};
+      all_points = false;
+    } else if (arg == "--batch" && i + 1 < argc) {
+      batches = {static_cast<std::size_t>(std::max(1, std::atoi(argv[++i])))};
+      all_points = false;
     } else {
-      std::fprintf(stderr, "usage: %s [--dir DIR] [--seconds S] [--repeat N]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--dir DIR] [--seconds S] [--repeat N] [--slice MS] [--size B] "
+                   "[--batch N]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -140,39 +229,47 @@ int main(int argc, char** argv) {
   const std::string dir = pattern;
   auto& fs = raft::posix_file_system();
 
-  const double raw_grow = raw_sync_rate(dir, seconds, true);
-  const double raw = raw_sync_rate(dir, seconds, false);
+  const double raw_grow = raw_sync_rate(dir, seconds, RawMode::kGrow);
+  const double raw = raw_sync_rate(dir, seconds, RawMode::kOverwrite);
   fmt::print("raw 4 KiB write + fdatasync in {}:\n", dir);
   fmt::print("  overwrite (no size change): {:.0f} syncs/s ({:.3f} ms each)\n", raw, 1000.0 / raw);
   fmt::print("  append (file grows):        {:.0f} syncs/s ({:.3f} ms each)\n\n", raw_grow,
              1000.0 / raw_grow);
-  fmt::print("{:>9} {:>6} {:>12} {:>10} {:>13} {:>10} {:>17}\n", "entry", "batch", "appends/s",
-             "MB/s", "fdatasyncs/s", "raw ovw/s", "vs raw overwrite");
+  fmt::print(
+      "raw = one pwrite of the bytes one append writes (batch x record bytes) at consecutive\n"
+      "offsets of a region written and synced beforehand, whose pages stay cached, +\n"
+      "fdatasync (overwrite in place: the disk's limit). Slices of {:.0f} ms alternate raw and\n"
+      "log, {} x {} s each; medians (of the per-repetition ratios for \"vs raw\").\n",
+      slice * 1000, repeat, seconds);
+  fmt::print("{:>9} {:>6} {:>12} {:>10} {:>13} {:>10} {:>10} {:>7}\n", "entry", "batch",
+             "appends/s", "MB/s", "fdatasyncs/s", "raw bytes", "raw ovw/s", "vs raw");
   int point = 0;
-  for (std::size_t size : {std::size_t{100}, std::size_t{1024}, std::size_t{64 * 1024}}) {
-    for (std::size_t batch : {std::size_t{1}, std::size_t{16}, std::size_t{256}}) {
+  for (std::size_t size : sizes) {
+    for (std::size_t batch : batches) {
+      const std::size_t write_bytes = batch * record_bytes(size);
+      RawWriter raw_writer(dir + "/raw", write_bytes, RawMode::kOverwrite);
       std::vector<double> appends;
       std::vector<double> syncs;
       std::vector<double> raws;
       std::vector<double> ratios;
       for (int r = 0; r < repeat; ++r) {
-        const double raw_now = raw_sync_rate(dir, seconds, false);
-        const LogRate rate =
-            log_append_rate(fmt::format("{}/log{}", dir, point++), size, batch, seconds);
+        const PointRate rate = measure_point(fmt::format("{}/log{}", dir, point++), raw_writer,
+                                             size, batch, seconds, slice);
         appends.push_back(rate.appends);
         syncs.push_back(rate.syncs);
-        raws.push_back(raw_now);
-        ratios.push_back(rate.syncs / raw_now);
+        raws.push_back(rate.raw);
+        ratios.push_back(rate.syncs / rate.raw);
       }
       const double appends_per_s = median(appends);
-      fmt::print("{:>7} B {:>6} {:>12.0f} {:>10.1f} {:>13.0f} {:>10.0f} {:>16.0f}%\n", size, batch,
-                 appends_per_s, appends_per_s * static_cast<double>(size) / 1e6, median(syncs),
-                 median(raws), 100.0 * median(ratios));
+      fmt::print("{:>7} B {:>6} {:>12.0f} {:>10.1f} {:>13.0f} {:>10} {:>10.0f} {:>6.0f}%\n", size,
+                 batch, appends_per_s, appends_per_s * static_cast<double>(size) / 1e6,
+                 median(syncs), write_bytes, median(raws), 100.0 * median(ratios));
+      std::fflush(stdout);
     }
   }
 
   // Opening a 1,000,000-entry log (100-byte entries, batches of 1,000).
-  {
+  if (all_points) {
     constexpr raft::Index kEntries = 1'000'000;
     const std::string log_dir = dir + "/big";
     {
