@@ -14,14 +14,19 @@ bool in_configuration(Raft& raft, const NodeId& id) {
   return find_server(info.configuration, id) != nullptr;
 }
 
-TEST_CASE("add_voter under the wrong id fails with kWrongPeer naming the real id") {
-  Cluster cluster;
+// Starts three founders and opens a fourth node, not yet added; returns {leader, fourth}.
+std::pair<int, int> start_with_spare(Cluster& cluster) {
   REQUIRE_OK(cluster.start());
   const int leader = cluster.wait_for_leader();
   REQUIRE(leader >= 0);
   Result<int> added = cluster.add_node();
   REQUIRE_OK(added.status());
-  const int n4 = added.value();
+  return {leader, added.value()};
+}
+
+TEST_CASE("add_voter under the wrong id fails with kWrongPeer naming the real id") {
+  Cluster cluster;
+  const auto [leader, n4] = start_with_spare(cluster);
 
   auto change = cluster.raft(leader).add_voter("n_4", cluster.address(n4), milliseconds(10'000));
   std::optional<Result<Index>> result = get_within(change, milliseconds(11'000));
@@ -44,12 +49,7 @@ TEST_CASE("add_voter under the wrong id fails with kWrongPeer naming the real id
 
 TEST_CASE("add_voter under the right id after a wrong one succeeds") {
   Cluster cluster;
-  REQUIRE_OK(cluster.start());
-  const int leader = cluster.wait_for_leader();
-  REQUIRE(leader >= 0);
-  Result<int> added = cluster.add_node();
-  REQUIRE_OK(added.status());
-  const int n4 = added.value();
+  const auto [leader, n4] = start_with_spare(cluster);
 
   auto wrong = cluster.raft(leader).add_voter("n_4", cluster.address(n4), milliseconds(10'000));
   REQUIRE(get_within(wrong, milliseconds(11'000)).has_value());

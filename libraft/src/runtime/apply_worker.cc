@@ -37,7 +37,8 @@ void ApplyWorker::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ApplyWorker::push(Task task, std::uint64_t bytes) {
+void ApplyWorker::push(Task task) {
+  const std::uint64_t bytes = task.bytes;
   {
     std::unique_lock lock(queue_mu_);
     space_cv_.wait(lock, [&] {
@@ -50,12 +51,11 @@ void ApplyWorker::push(Task task, std::uint64_t bytes) {
 }
 
 void ApplyWorker::enqueue_entries(std::vector<pb::Entry> entries) {
-  std::uint64_t bytes = 0;
-  for (const auto& e : entries) bytes += e.data().size() + 32;
-  queued_entries_ += entries.size();
   Task task;
+  for (const auto& e : entries) task.bytes += e.data().size() + 32;
+  queued_entries_ += entries.size();
   task.entries = std::move(entries);
-  push(std::move(task), bytes);
+  push(std::move(task));
 }
 
 void ApplyWorker::enqueue_restore(pb::SnapshotMetadata metadata,
@@ -63,13 +63,13 @@ void ApplyWorker::enqueue_restore(pb::SnapshotMetadata metadata,
   Task task;
   task.restore = std::move(reader);
   task.restore_metadata = std::move(metadata);
-  push(std::move(task), 0);
+  push(std::move(task));
 }
 
 void ApplyWorker::request_snapshot(Callback<SnapshotMeta> done) {
   Task task;
   task.snapshot = std::move(done);
-  push(std::move(task), 0);
+  push(std::move(task));
 }
 
 void ApplyWorker::register_proposal(Index index, Term term, std::uint64_t bytes,
@@ -145,9 +145,7 @@ void ApplyWorker::run() {
       if (queue_.empty()) return;  // stopping, and everything queued was applied
       task = std::move(queue_.front());
       queue_.pop_front();
-      std::uint64_t bytes = 0;
-      for (const auto& e : task.entries) bytes += e.data().size() + 32;
-      queued_bytes_ -= bytes;
+      queued_bytes_ -= task.bytes;
     }
     space_cv_.notify_all();
     if (failed_) {

@@ -81,6 +81,7 @@ class ApplyWorker {
     std::unique_ptr<SnapshotReader> restore;  // set: restore from it
     pb::SnapshotMetadata restore_metadata;
     std::optional<Callback<SnapshotMeta>> snapshot;  // set: take a snapshot
+    std::uint64_t bytes = 0;  // counted against max_queued_bytes while queued
   };
   struct Proposal {
     Term term;
@@ -94,7 +95,7 @@ class ApplyWorker {
   };
 
   void run();
-  void push(Task task, std::uint64_t bytes);
+  void push(Task task);
   void apply_entries(std::vector<pb::Entry>& entries);
   void restore(Task& task);
   void take_snapshot(std::vector<Callback<SnapshotMeta>> waiters);

@@ -193,8 +193,11 @@ void Raft::Impl::on_tick() {
     done(Status(ErrorCode::kTimeout, "timed out waiting for a quorum to confirm the leader"));
   }
   retry_changes();
-  check_promotions(/*tick=*/true);
-  check_transfer();
+  if (!promotions_.empty() || transfer_) {
+    const NodeStatus st = node_->status();
+    check_promotions(st, /*tick=*/true);
+    check_transfer(st);
+  }
   schedule_ready();
 }
 
@@ -323,8 +326,8 @@ void Raft::Impl::update_view() {
     event.kind = RaftEvent::Kind::kConfigurationChanged;
     emit(event);
   }
-  if (transfer_) check_transfer();
-  if (config_changed || !promotions_.empty()) check_promotions(/*tick=*/false);
+  check_transfer(st);
+  check_promotions(st, /*tick=*/false);
 }
 
 void Raft::Impl::emit(const RaftEvent& event) {

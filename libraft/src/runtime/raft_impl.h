@@ -110,8 +110,10 @@ class Raft::Impl {
   void fail_pending(const Status& status);
   void try_change(PendingChange pending);
   void retry_changes();
-  void check_promotions(bool tick);
-  void check_transfer();
+  // Both read the core's state from `st` (node_->status() copies the configuration and every
+  // peer's progress: taken once per ready pass or tick, not once per check).
+  void check_promotions(const NodeStatus& st, bool tick);
+  void check_transfer(const NodeStatus& st);
   void note_snapshot(const SnapshotMeta& meta);  // any thread
   void compact(const SnapshotMeta& meta);
   Config core_config(Index applied) const;

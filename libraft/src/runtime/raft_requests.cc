@@ -126,9 +126,8 @@ void Raft::Impl::try_change(PendingChange pending) {
 // Completes add_voter once its server votes in a committed configuration; fails it if the
 // server turns out to be another one (the transport's handshake says so: the staging entry
 // is then removed again), if it left the configuration, or at the deadline.
-void Raft::Impl::check_promotions(bool tick) {
+void Raft::Impl::check_promotions(const NodeStatus& st, bool tick) {
   if (promotions_.empty()) return;
-  const NodeStatus st = node_->status();
   const auto now = Clock::now();
   std::vector<PendingPromotion> waiting;
   for (auto& p : promotions_) {
@@ -222,12 +221,12 @@ void Raft::Impl::transfer(NodeId target, Timeout timeout, DoneCallback done) {
 
 // Completes the leadership transfer once another node leads; fails it when the core gave up
 // (the leader leads on with no transfer running) or the deadline passed.
-void Raft::Impl::check_transfer() {
+void Raft::Impl::check_transfer(const NodeStatus& st) {
   if (!transfer_) return;
   std::optional<Status> outcome;
-  if (node_->role() != Role::kLeader) {
-    if (!node_->leader().empty()) outcome = Status::ok_status();
-  } else if (node_->status().transfer_target.empty()) {
+  if (st.role != Role::kLeader) {
+    if (!st.leader.empty()) outcome = Status::ok_status();
+  } else if (st.transfer_target.empty()) {
     outcome = Status(ErrorCode::kTimeout,
                      fmt::format("leadership transfer to {} was abandoned (not caught up within "
                                  "an election timeout)",
