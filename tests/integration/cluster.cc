@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <random>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -123,7 +124,15 @@ Status Cluster::open(Node& node) {
 
   RaftOptions options;
   options.id = node.id;
-  options.listen_address = node.address.empty() ? "127.0.0.1:0" : node.address;
+  // A new node listens on a port below the kernel's ephemeral range (32768-60999 on Linux),
+  // so that while it is stopped no outgoing connection (of this or another test process)
+  // can be given its port, and its restart gets the port back.
+  const bool fresh = node.address.empty();
+  static std::mt19937 ports(std::random_device{}());
+  auto pick_port = [] {
+    return "127.0.0.1:" + std::to_string(std::uniform_int_distribution<int>(20000, 32000)(ports));
+  };
+  options.listen_address = fresh ? pick_port() : node.address;
   options.data_dir = node.dir;
   options.cluster_id = options_.cluster_id;
   options.heartbeat_interval = options_.heartbeat_interval;
@@ -155,11 +164,14 @@ Status Cluster::open(Node& node) {
       node.address = node.raft->local_address();
       return Status();
     }
-    if (node.address.empty() || opened.status().code() != ErrorCode::kIoError ||
-        steady_clock::now() >= deadline) {
+    if (opened.status().code() != ErrorCode::kIoError || steady_clock::now() >= deadline) {
       return opened.status();
     }
-    std::this_thread::sleep_for(milliseconds(20));
+    if (fresh) {
+      options.listen_address = pick_port();  // taken: try another
+    } else {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
   }
 }
 

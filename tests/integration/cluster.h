@@ -1,8 +1,9 @@
-// Cluster: N raft::Raft nodes in this process on real loopback TCP (127.0.0.1, ports picked by
-// the kernel) with DurableStorage in a fresh temp directory (removed at the end), fast timings
-// (heartbeat 20 ms, election timeout 200 ms) and a fixed random seed per node — the harness of
-// the integration tests. Nodes can be stopped, restarted from their data directory (on the
-// same address), and added; each incarnation gets a fresh TestStateMachine.
+// Cluster: N raft::Raft nodes in this process on real loopback TCP (127.0.0.1, free ports
+// below the kernel's ephemeral range, so a stopped node's port is not handed out to an
+// outgoing connection before it restarts) with DurableStorage in a fresh temp directory (removed at
+// the end), fast timings (heartbeat 20 ms, election timeout 200 ms) and a fixed random seed per
+// node — the harness of the integration tests. Nodes can be stopped, restarted from their data
+// directory (on the same address), and added; each incarnation gets a fresh TestStateMachine.
 //
 // Waiting: every wait polls with a short sleep up to a hard deadline and reports failure;
 // nothing sleeps a fixed time and hopes.
@@ -74,8 +75,8 @@ class Cluster {
   // Call before the node first starts.
   void use_file_system(int i, FileSystem* fs);
 
-  // Opens the founders on 127.0.0.1:0, then bootstraps each with the configuration of all of
-  // them (their actual addresses).
+  // Opens the founders, then bootstraps each with the configuration of all of them (their
+  // actual addresses).
   Status start();
   // Adds a fresh node (not bootstrapped: it waits to be added by the cluster), opens it and
   // returns its index. Its id is "n<index + 1>".
