@@ -21,7 +21,12 @@ if(NOT TARGET libraft_asio)
     find_package(Threads REQUIRED)
     add_library(libraft_asio INTERFACE)
     target_include_directories(libraft_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
-    target_compile_definitions(libraft_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+    # ASIO_DISABLE_STD_ALIGNED_ALLOC: Asio picks aligned_alloc or not from a libstdc++ macro
+    # that exists only once a standard header was included, so files including <asio.hpp>
+    # first and files including it later would build Asio differently and could free memory
+    # with the wrong function (ASan: alloc-dealloc mismatch). One setting for every file.
+    target_compile_definitions(libraft_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED
+                                                      ASIO_DISABLE_STD_ALIGNED_ALLOC)
     target_link_libraries(libraft_asio INTERFACE Threads::Threads)
   endif()
 endif()

@@ -114,5 +114,28 @@ TEST_CASE("read_index on a follower reads the follower's own acknowledged writes
   }
 }
 
+TEST_CASE("a follower's read waiting on a leader that stopped is confirmed by the next leader") {
+  Cluster cluster;
+  REQUIRE_OK(cluster.start());
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  const int follower = some_follower(leader);
+  REQUIRE(wait_until([&] { return cluster.raft(follower).leader().id == cluster.id(leader); },
+                     milliseconds(3000)));
+  auto written = cluster.apply(set_command("k", "v1"));
+  REQUIRE_OK(written.status());
+
+  // The follower still believes in the stopped leader and forwards the read to it: the
+  // request is lost. The read must then be confirmed by the next leader, long before its own
+  // (generous) timeout.
+  cluster.stop(leader);
+  std::future<Result<Index>> read = cluster.raft(follower).read_index(milliseconds(60'000));
+  std::optional<Result<Index>> read_point = get_within(read, milliseconds(20'000));
+  REQUIRE(read_point.has_value());
+  REQUIRE_OK(read_point->status());
+  CHECK(read_point->value() >= written->index);
+  CHECK(cluster.fsm(follower).get("k") == "v1");
+}
+
 }  // namespace
 }  // namespace raft::integration

@@ -8,7 +8,8 @@ KvWorkload::KvWorkload(SimCluster& cluster, const WorkloadOptions& options)
     : cluster_(cluster),
       options_(options),
       machines_(static_cast<std::size_t>(cluster.size())),
-      read_choice_(cluster.seed() ^ 0x4eadd1ceull) {
+      read_choice_(cluster.seed() ^ 0x4eadd1ceull),
+      lease_choice_(cluster.seed() ^ 0x1ea5e5ull) {
   for (int i = 0; i < options_.clients; ++i) {
     Client c;
     c.id = static_cast<std::uint64_t>(i + 1);
@@ -85,6 +86,9 @@ void KvWorkload::start_operation(Client& c) {
   p.op.call = static_cast<std::uint64_t>(cluster_.now());
   if (cmd.kind == lincheck::OpKind::kGet && options_.read_index_fraction > 0) {
     p.via_read_index = read_choice_.chance(options_.read_index_fraction);
+    if (p.via_read_index && options_.lease_read_fraction > 0) {
+      p.lease = lease_choice_.chance(options_.lease_read_fraction);
+    }
   }
   p.give_up_at = cluster_.now() + options_.op_budget;
   c.pending = std::move(p);
@@ -160,7 +164,8 @@ void KvWorkload::try_read_index(Client& c) {
   // Set before asking: a single voter answers within the call.
   p.node = node;
   p.try_deadline = cluster_.now() + options_.attempt_timeout;
-  Status st = cluster_.read_index(node, p.read_context);
+  Status st =
+      cluster_.read_index(node, p.read_context, p.lease ? ReadMode::kLease : ReadMode::kReadIndex);
   if (st.ok() || !c.pending) return;
   p.node = -1;
   redirect(c, st);
@@ -195,6 +200,7 @@ void KvWorkload::serve_reads(int node) {
     KvResult result;
     result.read = machines_[static_cast<std::size_t>(node)].local_get(c.pending->command.key);
     ++read_index_reads_;
+    if (c.pending->lease) ++lease_reads_;
     finish(c, result);
   }
 }

@@ -8,7 +8,8 @@
 // sent to computed when it applied the command. Reads go through the log, or (a share of
 // them, read_index_fraction) through ReadIndex: the node that received the get asks for a
 // read point (RawNode::read_index; a follower forwards it to its leader), waits until it has
-// applied that index and answers from its local replica. Both are linearizable; the
+// applied that index and answers from its local replica (a share of those, lease_read_fraction,
+// as leader lease reads, sent to the leader). All are linearizable; the
 // `leader_local_read` bug answers them from the local state of a node that believes it
 // leads, which a deposed leader must not do.
 //
@@ -43,6 +44,10 @@ struct WorkloadOptions {
   // others go through the log (drawn per get from a generator of its own, seeded from the
   // run's seed, so that with 0 a seed's run is what it was before ReadIndex existed).
   double read_index_fraction = 0.5;
+  // The share of those ReadIndex gets that ask for a leader lease read instead
+  // (RawNode::read_index with ReadMode::kLease: answered at once by a leader within its
+  // lease, refused with a leader hint by a follower); drawn from a generator of its own.
+  double lease_read_fraction = 0.5;
 };
 
 class KvWorkload {
@@ -67,6 +72,8 @@ class KvWorkload {
   int completed() const { return completed_; }
   // Gets answered through ReadIndex.
   int read_index_reads() const { return read_index_reads_; }
+  // Of which gets answered through a leader lease read (at once or after a fallback round).
+  int lease_reads() const { return lease_reads_; }
   int unknown() const { return unknown_; }
   const std::vector<lincheck::KvOp>& history() const { return history_; }
   // The pending operations, one per line (for a liveness failure message).
@@ -83,6 +90,7 @@ class KvWorkload {
     // A get served by ReadIndex: the context of the current try, and its read point once
     // known (the get is answered when `node` has applied it).
     bool via_read_index = false;
+    bool lease = false;  // a ReadIndex get asking for a lease read
     int tries = 0;
     std::string read_context;
     std::optional<Index> read_point;
@@ -115,7 +123,9 @@ class KvWorkload {
   int issued_ = 0;
   int completed_ = 0;
   int read_index_reads_ = 0;
-  SimRandom read_choice_;  // which gets use ReadIndex
+  int lease_reads_ = 0;
+  SimRandom read_choice_;   // which gets use ReadIndex
+  SimRandom lease_choice_;  // which of those ask for a lease read
   int unknown_ = 0;
   bool final_phase_ = false;
 };

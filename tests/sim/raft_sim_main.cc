@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
     ("no-check-quorum", "run the nodes without CheckQuorum")
     ("read-index-fraction", "share of gets served by ReadIndex (the rest go through the log)",
      cxxopts::value<double>()->default_value("0.5"))
+    ("lease-read-fraction", "share of the ReadIndex gets that are leader lease reads",
+     cxxopts::value<double>()->default_value("0.5"))
     ("storage", "where nodes keep raft state: memory, or disk (the real log store over a "
                 "fault-injecting file system)", cxxopts::value<std::string>()->default_value("memory"))
     ("trace", "print every event of each run (use with one seed)")
@@ -58,6 +60,10 @@ int main(int argc, char** argv) {
     base.read_index_fraction = args["read-index-fraction"].as<double>();
     if (!(base.read_index_fraction >= 0 && base.read_index_fraction <= 1)) {
       throw cxxopts::exceptions::exception("--read-index-fraction must be in [0, 1]");
+    }
+    base.lease_read_fraction = args["lease-read-fraction"].as<double>();
+    if (!(base.lease_read_fraction >= 0 && base.lease_read_fraction <= 1)) {
+      throw cxxopts::exceptions::exception("--lease-read-fraction must be in [0, 1]");
     }
     stop = args.count("stop-on-failure") > 0;
     base.storage = args["storage"].as<std::string>();
@@ -91,9 +97,10 @@ int main(int argc, char** argv) {
     if (trace) {
       for (const auto& line : r.trace) std::cout << line << "\n";
       std::cout << fmt::format(
-          "seed {}: {} ops answered ({} gets by ReadIndex), {} unknown, {} ms simulated, trace "
-          "hash {:016x}\n",
-          seed, r.completed, r.read_index_reads, r.unknown, r.simulated_ms, r.trace_hash);
+          "seed {}: {} ops answered ({} gets by ReadIndex, {} of them lease reads), {} unknown, "
+          "{} ms simulated, trace hash {:016x}\n",
+          seed, r.completed, r.read_index_reads, r.lease_reads, r.unknown, r.simulated_ms,
+          r.trace_hash);
     }
     if (r.ok) {
       ++passed;

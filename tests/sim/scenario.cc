@@ -22,6 +22,7 @@ void set_bug(const std::string& bug, InjectedBugs* bugs, WorkloadOptions* worklo
   if (bug == "forget-to-persist-vote") bugs->forget_to_persist_vote = true;
   if (bug == "apply-before-commit") bugs->apply_before_commit = true;
   if (bug == "read-index-without-quorum") bugs->read_index_without_quorum = true;
+  if (bug == "lease-ignores-expiry") bugs->lease_read_ignores_expiry = true;
   if (bug == "leader-local-read") workload->leader_local_read = true;
 }
 
@@ -36,7 +37,8 @@ std::string join(const std::set<std::string>& names) {
 const std::vector<std::string>& bug_names() {
   static const std::vector<std::string> names = {
       "commit-old-term",     "vote-without-log-check", "forget-to-persist-vote",
-      "apply-before-commit", "leader-local-read",      "read-index-without-quorum"};
+      "apply-before-commit", "leader-local-read",      "read-index-without-quorum",
+      "lease-ignores-expiry"};
   return names;
 }
 
@@ -58,6 +60,9 @@ std::string replay_command(const ScenarioOptions& o) {
   if (o.storage != "memory") cmd += " --storage " + o.storage;
   if (o.read_index_fraction != ScenarioOptions{}.read_index_fraction) {
     cmd += fmt::format(" --read-index-fraction {}", o.read_index_fraction);
+  }
+  if (o.lease_read_fraction != ScenarioOptions{}.lease_read_fraction) {
+    cmd += fmt::format(" --lease-read-fraction {}", o.lease_read_fraction);
   }
   return cmd + " --trace";
 }
@@ -85,6 +90,8 @@ ScenarioResult run_scenario(const ScenarioOptions& options) {
   workload_options.keys = options.keys;
   workload_options.total_ops = options.ops;
   workload_options.read_index_fraction = options.read_index_fraction;
+  workload_options.lease_read_fraction = options.lease_read_fraction;
+  sim.lease_read = options.check_quorum && options.lease_read_fraction > 0;
   set_bug(options.bug, &sim.bugs, &workload_options);
 
   ScenarioResult result;
@@ -103,6 +110,7 @@ ScenarioResult run_scenario(const ScenarioOptions& options) {
     result.failure = std::move(failure);
     result.completed = workload.completed();
     result.read_index_reads = workload.read_index_reads();
+    result.lease_reads = workload.lease_reads();
     result.unknown = workload.unknown();
     result.simulated_ms = cluster.now() / milliseconds(1);
     result.trace_hash = cluster.trace_hash();

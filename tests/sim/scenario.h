@@ -35,6 +35,9 @@ struct ScenarioOptions {
   // The share of gets served by ReadIndex (RawNode::read_index on the node that received the
   // get, then a local read once it applied the read point); the rest go through the log.
   double read_index_fraction = 0.5;
+  // The share of those ReadIndex gets that are leader lease reads (Config::lease_read is on
+  // in every node when it is > 0 and CheckQuorum is on; lease gets then go to the leader).
+  double lease_read_fraction = 0.5;
 };
 
 struct ScenarioResult {
@@ -44,6 +47,7 @@ struct ScenarioResult {
   std::string failure;       // what happened, for a person
   int completed = 0;         // operations answered
   int read_index_reads = 0;  // of which gets answered through ReadIndex
+  int lease_reads = 0;       // of which through a leader lease read
   int unknown = 0;           // operations abandoned with an unknown outcome
   std::int64_t simulated_ms = 0;
   std::uint64_t trace_hash = 0;

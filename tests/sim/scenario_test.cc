@@ -131,8 +131,18 @@ TEST_CASE("a scenario without faults answers every operation", "[scenario]") {
   REQUIRE(r.ok);
   CHECK(r.completed == o.ops);
   CHECK(r.unknown == 0);
-  // Part of the gets went through ReadIndex (the default share), the others through the log.
+  // Part of the gets went through ReadIndex (the default share), the others through the log;
+  // part of the ReadIndex gets were leader lease reads.
   CHECK(r.read_index_reads > 0);
+  CHECK(r.lease_reads > 0);
+  CHECK(r.lease_reads < r.read_index_reads);
+}
+
+TEST_CASE("a scenario's replay command names a non-default lease read share", "[scenario]") {
+  auto o = options(7, 5, "none");
+  CHECK(raft::sim::replay_command(o).find("--lease-read-fraction") == std::string::npos);
+  o.lease_read_fraction = 0;
+  CHECK(raft::sim::replay_command(o).find("--lease-read-fraction 0") != std::string::npos);
 }
 
 TEST_CASE("a scenario's replay command names a non-default ReadIndex share", "[scenario]") {

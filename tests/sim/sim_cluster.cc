@@ -109,6 +109,8 @@ void SimCluster::start_node(int i, bool restarted) {
   config.random_seed = random_.next();
   config.logger = options_.logger;
   config.bugs = options_.bugs;
+  config.lease_read = options_.lease_read && options_.check_quorum;
+  config.lease_drift_ticks = lease_drift_ticks();
   config.max_size_per_msg = options_.max_size_per_msg;
   config.max_snapshot_chunk = options_.max_snapshot_chunk;
   SimNode& n = mutable_node(i);
@@ -118,6 +120,14 @@ void SimCluster::start_node(int i, bool restarted) {
   schedule_tick(i, now_ + random_.uniform_signed(1, tick_interval(i)));
   if (restarted && restart_observer_) restart_observer_(i);
   drain(i);
+}
+
+int SimCluster::lease_drift_ticks() const {
+  // A tick of one node lasts at most (1 + skew) / (1 - skew) ticks of another: the lease of
+  // election_tick - 1 - d leader ticks must fit in election_tick - 1 follower ticks.
+  const double skew = options_.clock_skew;
+  const double needed = (options_.election_tick - 1) * 2 * skew / (1 + skew);
+  return std::max(options_.lease_drift_ticks, static_cast<int>(std::ceil(needed - 1e-9)));
 }
 
 void SimCluster::schedule_tick(int i, SimTime at) {
@@ -179,8 +189,9 @@ void SimCluster::process(Event event) {
   if (event.kind == EventKind::kTick) {
     // A tick scheduled by an earlier life of the node is stale.
     if (!n.alive() || n.incarnation() != event.incarnation) return;
-    // A paused node loses its ticks (they are not caught up at resume).
+    // A paused node loses its ticks (with lease_read they are caught up at resume).
     if (paused(event.node)) {
+      if (options_.lease_read) ++pause_[static_cast<std::size_t>(event.node)].missed_ticks;
       schedule_tick(event.node, now_ + tick_interval(event.node));
       return;
     }
@@ -514,7 +525,7 @@ Status SimCluster::campaign(int i) {
   return st;
 }
 
-Status SimCluster::read_index(int i, std::string context) {
+Status SimCluster::read_index(int i, std::string context, ReadMode mode) {
   if (!alive(i)) return Status(ErrorCode::kShutdown, id(i) + " is down");
   if (paused(i)) return paused_status(id(i));
   SimNode& n = mutable_node(i);
@@ -522,8 +533,8 @@ Status SimCluster::read_index(int i, std::string context) {
   r.time = now_;
   r.kind = TraceKind::kReadIndex;
   r.node = i;
-  r.note = context;
-  Status st = n.raw().read_index(std::move(context));
+  r.note = mode == ReadMode::kLease ? context + " (lease)" : context;
+  Status st = n.raw().read_index(std::move(context), mode);
   r.term = n.raw().term();
   r.value = static_cast<std::uint64_t>(st.code());
   trace_.record(std::move(r));

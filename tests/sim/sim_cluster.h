@@ -90,6 +90,15 @@
 // uniform in [tick_interval * (1 - clock_skew), tick_interval * (1 + clock_skew)], so its
 // election and heartbeat timeouts fire at other real moments than its peers'.
 //
+// Lease reads (lease_read): a leader lease assumes bounded clock drift (Config::lease_read).
+// Skew is bounded here: a node's tick lasts at most (1 + clock_skew) / (1 - clock_skew) ticks
+// of another, so every node's lease_drift_ticks is raised to at least
+// ceil((election_tick - 1) * 2 * clock_skew / (1 + clock_skew)) (3 ticks for the skew fault's
+// 0.2 with election_tick 10), which keeps a leader's lease inside its followers' protection.
+// A pause would be an unbounded clock jump for the paused node; with lease_read on a resumed
+// node first catches up on the ticks it missed (as the runtime does: raft::Raft ticks once
+// per heartbeat interval that passed), then reads its socket buffer.
+//
 // Harness checks throw SimFailure (with the seed and recent events) instead of returning
 // errors, like the Fatalf calls of the 6.824 harness. The cluster owns everything in it.
 // Observers run inside the event loop: they must not call the cluster's mutating methods.
@@ -136,6 +145,10 @@ struct SimOptions {
   // A crash with a disk write in flight keeps a random strict prefix of its entries and,
   // independently, its hard state or not (see "Torn writes" above); false: the write is lost.
   bool torn_writes = false;
+  // Config::lease_read on every node (when check_quorum is on), with this clock-drift margin
+  // at least (raised to cover clock_skew: see "Lease reads" above).
+  bool lease_read = false;
+  int lease_drift_ticks = 1;
   // Test-only protocol bugs handed to every node's Config (see raft/config.h); all off.
   InjectedBugs bugs;
   // Config::max_size_per_msg of every node; 1 sends one entry per AppendEntries (deep
@@ -236,7 +249,9 @@ class SimCluster {
   Status campaign(int i);
   // Asks node i for a linearizable read point (RawNode::read_index); the answer comes to the
   // read observer.
-  Status read_index(int i, std::string context);
+  Status read_index(int i, std::string context, ReadMode mode = ReadMode::kReadIndex);
+  // The clock-drift margin of every node's lease (see "Lease reads").
+  int lease_drift_ticks() const;
   // Proposes a membership change on node i (see RawNode::propose_conf_change).
   Result<Index> propose_conf_change(int i, const ConfChange& change);
   // Proposes `change` on whichever live node accepts it (retrying refusals such as
@@ -376,6 +391,7 @@ class SimCluster {
   struct PauseState {
     bool paused = false;
     std::vector<Buffered> buffer;
+    int missed_ticks = 0;  // with lease_read: caught up on at resume
   };
   std::vector<PauseState> pause_;
 };

@@ -157,6 +157,7 @@ void SimCluster::resume(int i) {
   if (!paused(i)) return;
   PauseState& pause = pause_[static_cast<std::size_t>(i)];
   std::vector<Buffered> buffer = std::move(pause.buffer);
+  const int missed_ticks = pause.missed_ticks;
   pause = PauseState{};
   TraceRecord r;
   r.time = now_;
@@ -169,6 +170,23 @@ void SimCluster::resume(int i) {
   // before any of the buffered messages were read) ...
   const auto& pending = pending_writes_[static_cast<std::size_t>(i)];
   if (pending && pending->due) finish_write(i);
+  // ... with lease reads, the process catches up on the time it missed (a leader must not
+  // believe its lease younger than it is; beyond a few election timeouts more ticks change
+  // nothing) ...
+  const int catch_up = std::min(missed_ticks, 4 * options_.election_tick);
+  for (int t = 0; t < catch_up && alive(i); ++t) {
+    SimNode& n = mutable_node(i);
+    TraceRecord tr;
+    tr.time = now_;
+    tr.kind = TraceKind::kTick;
+    tr.node = i;
+    tr.term = n.raw().term();
+    tr.value = static_cast<std::uint64_t>(n.raw().role());
+    tr.note = "caught up after resume";
+    trace_.record(std::move(tr));
+    n.raw().tick();
+    drain(i);
+  }
   // ... then the socket buffer is read, in arrival order.
   for (const Buffered& b : buffer) deliver(i, b.from, b.message, "after resume");
 }

@@ -82,8 +82,10 @@ class Inbox {
 };
 
 struct Node {
-  Node(const std::string& id, std::uint32_t read_timeout_ms = 200, std::string cluster = "c1") {
+  Node(const std::string& id, std::uint32_t read_timeout_ms = 200, std::string cluster = "c1",
+       std::function<bool(const ForeignClusterContact&)> on_foreign_cluster = nullptr) {
     TcpTransportOptions options;
+    options.on_foreign_cluster = std::move(on_foreign_cluster);
     options.local_id = id;
     options.cluster_id = std::move(cluster);
     options.read_timeout_ms = read_timeout_ms;
@@ -499,6 +501,65 @@ TEST_CASE("a peer in another cluster reports kWrongPeer naming its cluster", "[t
   const std::string text = a.transport->peer_status("b").message();
   REQUIRE(contains(text, "it is 'b' in cluster 'c2' (we expected 'b' in 'c1')"));
   REQUIRE(contains(text, "cluster id 'c1' differs"));
+}
+
+// Contacts the foreign-cluster hook was asked about, thread-safe.
+struct ForeignContacts {
+  std::function<bool(const ForeignClusterContact&)> hook(bool answer) {
+    return [this, answer](const ForeignClusterContact& contact) {
+      std::lock_guard lock(mu);
+      seen.push_back(contact);
+      return answer;
+    };
+  }
+  std::size_t size() {
+    std::lock_guard lock(mu);
+    return seen.size();
+  }
+  std::mutex mu;
+  std::vector<ForeignClusterContact> seen;
+};
+
+TEST_CASE("a peer of another cluster that will join it makes the sender retry, not kWrongPeer",
+          "[tcp][reject]") {
+  ForeignContacts contacts;
+  Node a("a", 200, "c1"), b("b", 200, "c2", contacts.hook(true));
+  a.start();
+  b.start();
+  // Several refusals in a row (the sender keeps reconnecting), none reported as a wrong peer.
+  REQUIRE(send_until(a, "b", b.transport->local_address(), [&] {
+    REQUIRE(a.transport->peer_status("b").ok());
+    return contacts.size() >= 3;
+  }));
+  REQUIRE(a.transport->peer_status("b").ok());
+  REQUIRE(b.inbox.size() == 0);  // still refused: nothing crosses clusters
+  std::lock_guard lock(contacts.mu);
+  REQUIRE(contacts.seen[0].cluster_id == "c1");
+  REQUIRE(contacts.seen[0].from_id == "a");
+  REQUIRE(contacts.seen[0].from_address == a.transport->local_address());
+}
+
+TEST_CASE("a peer of another cluster that declines to join reports kWrongPeer", "[tcp][reject]") {
+  ForeignContacts contacts;
+  Node a("a", 200, "c1"), b("b", 200, "c2", contacts.hook(false));
+  a.start();
+  b.start();
+  REQUIRE(send_until(a, "b", b.transport->local_address(), [&] {
+    return a.transport->peer_status("b").code() == ErrorCode::kWrongPeer;
+  }));
+  REQUIRE(contacts.size() >= 1);
+}
+
+TEST_CASE("the foreign-cluster hook is not asked when the dialler names another id",
+          "[tcp][reject]") {
+  ForeignContacts contacts;
+  Node a("a", 200, "c1"), b("b", 200, "c2", contacts.hook(true));
+  a.start();
+  b.start();
+  REQUIRE(send_until(a, "b_wrong", b.transport->local_address(), [&] {
+    return a.transport->peer_status("b_wrong").code() == ErrorCode::kWrongPeer;
+  }));
+  REQUIRE(contacts.size() == 0);
 }
 
 TEST_CASE("a refusal is warned about once and kept across reconnections", "[tcp][reject]") {

@@ -29,10 +29,14 @@ struct InjectedBugs {
   // without the heartbeat round that confirms it still leads (a deposed leader serves stale
   // reads).
   bool read_index_without_quorum = false;
+  // Lease reads: once it has committed an entry of its term, the leader serves lease reads
+  // locally however long ago a quorum last acknowledged it (a leader cut off from its peers
+  // serves stale reads until CheckQuorum deposes it).
+  bool lease_read_ignores_expiry = false;
 
   bool any() const {
     return commit_old_term_by_counting || vote_without_log_check || forget_to_persist_vote ||
-           apply_before_commit || read_index_without_quorum;
+           apply_before_commit || read_index_without_quorum || lease_read_ignores_expiry;
   }
 };
 
@@ -50,6 +54,27 @@ struct Config {
   // A leader that has not heard from a majority within an election timeout steps down; a
   // follower that heard from a leader within the election timeout ignores vote requests.
   bool check_quorum = true;
+  // Leader lease reads (RawNode::read_index with ReadMode::kLease; dissertation 6.4.1).
+  // Requires check_quorum, and must be set on every voter of the cluster: it also keeps a
+  // voter that restarts with a durable term from granting (pre-)votes during its first
+  // election timeout, as if it had just heard from a leader (before the crash it may have
+  // acknowledged a heartbeat the leader's lease counts on). Off: kLease reads fall back to
+  // ReadIndex rounds.
+  //
+  // The lease: a heartbeat round a quorum of voters acknowledged (the leader counting
+  // itself) was sent at leader tick S; every voter that acknowledged it ignores vote requests
+  // for election_tick of its own ticks after receiving it, so no other leader can be elected
+  // before that. The leader serves lease reads while its tick count is below
+  //   S + election_tick - 1 - lease_drift_ticks
+  // (- 1: a follower's first tick may come right after the heartbeat). This assumes the
+  // nodes' clocks run at nearly the same rate: a tick of the leader may last at most
+  // (election_tick - 1) / (election_tick - 1 - lease_drift_ticks) ticks of a follower. A
+  // process that stops (GC, SIGSTOP, a stalled thread) must not lose ticks: its host has to
+  // catch up on the ticks it missed before asking for a lease read.
+  bool lease_read = false;
+  // The clock-drift margin of the lease, in ticks: >= 0, and with lease_read below
+  // election_tick - 1.
+  int lease_drift_ticks = 1;
   // Upper bound on the bytes of entries in one AppendEntries message (at least one entry is
   // always sent).
   std::uint64_t max_size_per_msg = 1 << 20;

@@ -58,6 +58,9 @@ struct RaftOptions {
   // directory (created if absent) and the cluster id every peer's handshake must carry.
   std::string data_dir;
   std::string cluster_id = "libraft";
+  // Passed to the TCP transport (TcpTransportOptions::on_foreign_cluster): lets a host adopt
+  // another cluster that dials this node under its id. Null: such handshakes are refused.
+  std::function<bool(const ForeignClusterContact&)> on_foreign_cluster;
 
   // Timing. The leader sends heartbeats every heartbeat_interval; a follower that hears
   // nothing for a random time in [election_timeout, 2 * election_timeout) starts an
@@ -67,6 +70,14 @@ struct RaftOptions {
   std::chrono::milliseconds election_timeout{1000};
   bool pre_vote = true;
   bool check_quorum = true;
+  // Leader lease reads (lease_read(); Config::lease_read): on by default where check_quorum
+  // is. Every voter of a cluster must agree on it. The lease assumes the nodes' clocks
+  // (steady_clock) run at nearly the same rate: it ends lease_clock_drift (rounded up to
+  // whole heartbeat intervals, at least 0) before an election timeout after the send time of
+  // the newest heartbeat a quorum acknowledged. The margin also absorbs a late tick timer; a
+  // node that stalls catches up on the ticks it missed before it answers a lease read.
+  bool lease_read = true;
+  std::chrono::milliseconds lease_clock_drift{100};
 
   // Snapshots: one is taken when the state machine has applied `snapshot_threshold` entries
   // since the last one (0: only when snapshot() is called); the log keeps `trailing_logs`
@@ -173,6 +184,15 @@ class Raft {
   // concurrent calls share one round of heartbeats.
   std::future<Result<Index>> read_index(Timeout timeout);
   void read_index(Timeout timeout, Callback<Index> done);
+  // Leader lease read (dissertation 6.4.1), leader only: completes with an index once this
+  // node applied up to it — a read of the local state machine then sees every write
+  // acknowledged before the call. While the leader's lease holds (RaftOptions::lease_read)
+  // no message is sent; otherwise (lease expired, no commit in this term yet, a leadership
+  // transfer running, lease reads off) it waits for a ReadIndex round like read_index().
+  // On a non-leader: kNotLeader at once, with leader_hint() naming the leader when known.
+  // kTimeout if not done within `timeout`; kNotLeader if leadership is lost meanwhile.
+  std::future<Result<Index>> lease_read(Timeout timeout);
+  void lease_read(Timeout timeout, Callback<Index> done);
   // Leader only: completes once a quorum confirmed this node is still the leader.
   std::future<Status> verify_leader(Timeout timeout);
 

@@ -57,6 +57,16 @@ struct PeerProgress {
   std::uint64_t snapshot_offset = 0;  // kSnapshot: bytes the peer has acknowledged
 };
 
+// How RawNode::read_index proves that the leader still leads when it takes a read point.
+enum class ReadMode {
+  // ReadIndex (dissertation 6.4): a heartbeat round acknowledged by a quorum of voters.
+  kReadIndex,
+  // Leader lease (dissertation 6.4.1, Config::lease_read): no round while the lease holds;
+  // otherwise a kReadIndex read. Leader only.
+  kLease,
+};
+std::string_view to_string(ReadMode mode);
+
 // A snapshot of a node's state, for tests, metrics and operators.
 struct NodeStatus {
   NodeId id;
@@ -130,11 +140,25 @@ class RawNode {
   //
   // Batching: every request taken between two ready() calls shares one heartbeat round.
   // Answers come in request order. A leader with a leadership transfer in progress still
-  // serves reads (it leads until the target's election, which the quorum check detects).
+  // serves kReadIndex reads (it leads until the target's election, which the quorum check detects).
   // A forwarded request or its answer may be lost on the network (or dropped when the
   // follower's term moves on): the host must time out a request it got no ReadState for,
   // and retry with a new context.
-  Status read_index(std::string context);
+  //
+  // ReadMode::kLease (a leader lease read, Config::lease_read): on a leader whose lease
+  // holds, the ReadState {context, commit index} is handed out in the next Ready, with no
+  // message sent. The lease holds when Config::lease_read is on, the leader has committed
+  // an entry of its term, no leadership transfer is in progress, it has sent no TimeoutNow
+  // in this term (the target's election ignores the followers' lease), and its tick count
+  // is below S + election_tick - 1 - lease_drift_ticks, where S is the tick at which the
+  // newest heartbeat round that a quorum of voters (itself included) acknowledged was sent
+  // (send time: an acknowledgement that arrives late extends nothing; see config.h for the
+  // clock assumption). Otherwise the request becomes a kReadIndex read, so a lease read never
+  // answers what a ReadIndex read would not. A lease read may be answered before kReadIndex
+  // requests taken earlier that still wait for their round. On a non-leader a kLease read is
+  // refused at once: kNotLeader, leader_hint() naming the leader when known (it is not
+  // forwarded: the host sends the client to the leader).
+  Status read_index(std::string context, ReadMode mode = ReadMode::kReadIndex);
 
   bool has_ready() const;
   Ready ready();

@@ -63,7 +63,9 @@ struct SnapshotChunk {
 // (dissertation 6.4): once the host's state machine has applied `index` (on the node that
 // asked), reading it returns a state at least as new as every write that completed before
 // read_index() was called. The index is already committed, so a ReadState does not wait for
-// anything in its Ready to be persisted.
+// anything in its Ready to be persisted. A lease read (ReadMode::kLease) within the leader's
+// lease comes back in the next Ready with no round of messages; the guarantee is the same,
+// under the lease's clock assumption (Config::lease_read).
 struct ReadState {
   std::string context;  // as given to read_index()
   // ok: the read may be served once the state machine has applied `index`.

@@ -62,6 +62,14 @@ class Transport {
   virtual void stop() = 0;
 };
 
+// A node of another cluster dialled this node under this node's own id (see
+// TcpTransportOptions::on_foreign_cluster).
+struct ForeignClusterContact {
+  std::string cluster_id;    // the dialling node's cluster
+  NodeId from_id;            // the dialling node
+  std::string from_address;  // the address it advertised ("" if none)
+};
+
 // Settings of the TCP transport. Plain value.
 struct TcpTransportOptions {
   NodeId local_id;         // sent in every handshake; inbound handshakes must name it
@@ -81,6 +89,12 @@ struct TcpTransportOptions {
   std::size_t max_queued_messages = 4096;
   std::size_t max_queued_bytes = std::size_t{64} << 20;
   Logger* logger = nullptr;  // null: null_logger()
+  // Called on the transport's thread when a handshake is refused only because it carries
+  // another cluster id (right protocol, addressed to this node's id). Returning true tells the
+  // dialler the refusal is transient (the host is about to restart this node, empty, in that
+  // cluster: kvserver does so for a node that bootstrapped alone and holds no data), so it
+  // keeps retrying instead of reporting kWrongPeer. Must return quickly. Null: refuse.
+  std::function<bool(const ForeignClusterContact&)> on_foreign_cluster;
 };
 
 // The TCP transport over standalone Asio: one thread, one outgoing connection per peer

@@ -32,6 +32,7 @@ Consensus::Consensus(const Config& config, const LogReader* storage, const Initi
   vote_ = initial.hard_state.vote();
   prev_hard_ = hard_state();
   become_follower(term_, "");
+  restart_guard_ = config_.lease_read && config_.check_quorum && term_ > 0;
   prev_soft_ = soft_state();
   log(LogLevel::kInfo, "started: commit {} applied {} last index {} last term {} voters {}",
       log_.committed(), log_.applied(), log_.last_index(), log_.last_term(), voters_.size());
@@ -54,7 +55,9 @@ void Consensus::reset(Term term) {
     term_ = term;
     vote_.clear();
     incoming_.reset();
+    timeout_now_sent_ = false;
   }
+  round_ticks_.clear();
   removal_transfer_tried_ = false;
   lead_.clear();
   election_elapsed_ = 0;
@@ -174,6 +177,7 @@ void Consensus::tick() {
 
 void Consensus::tick_election() {
   ++election_elapsed_;
+  if (election_elapsed_ >= config_.election_tick) restart_guard_ = false;
   if (promotable() && past_election_timeout()) {
     election_elapsed_ = 0;
     start_campaign(config_.pre_vote ? CampaignType::kPreElection : CampaignType::kElection);
@@ -293,9 +297,7 @@ Status Consensus::step_checked(const pb::Message& m) {
     if (is_vote) {
       // A follower that heard from a leader within the election timeout keeps it: a node
       // that was cut off (or removed) cannot depose a healthy leader (dissertation 4.2.3).
-      const bool in_lease =
-          config_.check_quorum && !lead_.empty() && election_elapsed_ < config_.election_tick;
-      if (in_lease && !m.transfer()) {
+      if (in_follower_lease() && !m.transfer()) {
         log(LogLevel::kDebug, "ignored {} from {} at term {}: leader {} is alive",
             pb::MessageType_Name(m.type()), m.from(), m.term(), lead_);
         return {};

@@ -39,7 +39,7 @@ class Consensus {
   Status step(const pb::Message& m);
   Status transfer_leadership(const NodeId& target);
   Result<Index> propose_conf_change(const ConfChange& change);
-  Status read_index(std::string context);
+  Status read_index(std::string context, ReadMode mode);
 
   bool has_ready() const;
   Ready ready();
@@ -141,6 +141,20 @@ class Consensus {
   void handle_read_index_response(const pb::Message& m);
   bool committed_in_term() const { return log_.term_or_zero(log_.committed()) == term_; }
 
+  // --- leader lease (read_index.cc) ---
+  // Leader: whether a lease read may be answered now without a round (see RawNode::read_index).
+  bool lease_holds() const;
+  // Leader: the tick at which the newest heartbeat round acknowledged by a quorum of voters
+  // (the leader counting itself, at the current tick) was sent; nullopt if none is known.
+  std::optional<std::int64_t> quorum_ack_send_tick() const;
+  // Leader: the tick at which the heartbeat round `seq` was sent, if still remembered.
+  std::optional<std::int64_t> round_send_tick(std::uint64_t seq) const;
+  // Leader: a heartbeat round `seq` leaves now; forgets rounds too old to hold a lease.
+  void note_round_sent(std::uint64_t seq);
+  // Whether a vote request may be ignored because a leader is (or, just after a restart, may
+  // be) alive: the follower lease the leader lease relies on.
+  bool in_follower_lease() const;
+
   // --- output ---
   pb::Message make_message(pb::MessageType type, const NodeId& to) const;
   void send(pb::Message m);
@@ -192,6 +206,16 @@ class Consensus {
   std::optional<IncomingSnapshot> incoming_;
   std::vector<SnapshotChunk> snapshot_chunks_;  // received, for the next Ready
   bool pending_bcast_ = false;  // proposals waiting to leave as one append per follower
+
+  // Leader lease. Every heartbeat round has its own read sequence number; the leader keeps
+  // the tick each recent round left at (leader_ticks_), oldest first.
+  std::deque<std::pair<std::uint64_t, std::int64_t>> round_ticks_;
+  // A TimeoutNow left in this term: its target's election ignores the follower lease, so no
+  // lease holds for the rest of the term.
+  bool timeout_now_sent_ = false;
+  // Config::lease_read: a node that started with a durable term ignores vote requests during
+  // its first election timeout (it may have acknowledged a leader's heartbeat before a crash).
+  bool restart_guard_ = false;
 
   // ReadIndex. The sequence number only grows over the node's life; heartbeats carry it.
   std::deque<PendingRead> reads_;                   // leader: awaiting a quorum, in order

@@ -20,6 +20,16 @@ std::string_view to_string(ProgressState state) {
   return "unknown";
 }
 
+std::string_view to_string(ReadMode mode) {
+  switch (mode) {
+    case ReadMode::kReadIndex:
+      return "read-index";
+    case ReadMode::kLease:
+      return "lease";
+  }
+  return "unknown";
+}
+
 Result<std::unique_ptr<RawNode>> RawNode::create(const Config& config, const LogReader* log) {
   if (Status s = config.validate(); !s.ok()) return s;
   if (log == nullptr)
@@ -56,8 +66,8 @@ Status RawNode::transfer_leadership(const NodeId& target) {
 Result<Index> RawNode::propose_conf_change(const ConfChange& change) {
   return consensus_->propose_conf_change(change);
 }
-Status RawNode::read_index(std::string context) {
-  return consensus_->read_index(std::move(context));
+Status RawNode::read_index(std::string context, ReadMode mode) {
+  return consensus_->read_index(std::move(context), mode);
 }
 bool RawNode::has_ready() const { return consensus_->has_ready(); }
 Ready RawNode::ready() { return consensus_->ready(); }

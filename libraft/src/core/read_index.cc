@@ -12,6 +12,17 @@
 // Followers forward requests to the leader they know (MSG_READ_INDEX) and hand the answer
 // (MSG_READ_INDEX_RESP) back to their host as a ReadState; they keep no state for them, so a
 // lost request or answer is timed out by the host.
+//
+// Leader lease (dissertation 6.4.1): every heartbeat round has a sequence number of its own
+// and the leader remembers the tick each recent round left at. A voter that acknowledges a
+// round received it after it left, and from then on ignores vote requests for an election
+// timeout of its own ticks (in_follower_lease); so while the leader's clock is below
+//   (send tick of the newest round a quorum acknowledged) + election_tick - 1 - drift
+// no other leader can have been elected, and the commit index is a safe read point with no
+// round at all. See Config::lease_read for the clock assumption and RawNode::read_index for
+// when a lease read falls back to a round.
+#include <algorithm>
+#include <functional>
 #include <limits>
 
 #include "core/consensus.h"
@@ -19,11 +30,19 @@
 
 namespace raft::core {
 
-Status Consensus::read_index(std::string context) {
+Status Consensus::read_index(std::string context, ReadMode mode) {
   if (role_ == Role::kLeader) {
+    if (mode == ReadMode::kLease && lease_holds()) {
+      ReadState rs;
+      rs.context = std::move(context);
+      rs.index = log_.committed();
+      read_states_.push_back(std::move(rs));
+      return {};
+    }
     take_read(std::move(context), id_);
     return {};
   }
+  if (mode == ReadMode::kLease) return Status::not_leader(lead_);
   if (lead_.empty()) return Status::not_leader(lead_);
   pb::Message m = make_message(pb::MSG_READ_INDEX, lead_);
   m.set_context(std::move(context));
@@ -133,6 +152,57 @@ void Consensus::handle_read_index_response(const pb::Message& m) {
     rs.index = m.index();
   }
   read_states_.push_back(std::move(rs));
+}
+
+bool Consensus::lease_holds() const {
+  if (!config_.lease_read || role_ != Role::kLeader || !committed_in_term()) return false;
+  // A successor may be elected before the lease ends: the transfer's election ignores it.
+  if (!lead_transferee_.empty() || timeout_now_sent_) return false;
+  if (config_.bugs.lease_read_ignores_expiry) return true;
+  const std::optional<std::int64_t> sent = quorum_ack_send_tick();
+  if (!sent) return false;
+  return leader_ticks_ < *sent + config_.election_tick - 1 - config_.lease_drift_ticks;
+}
+
+std::optional<std::int64_t> Consensus::quorum_ack_send_tick() const {
+  // The majority-th newest send tick among the voters (unknown: none).
+  std::vector<std::int64_t> sent;
+  std::size_t voters = 0;
+  for (const auto& [id, pr] : progress_) {
+    if (!pr.is_voter()) continue;
+    ++voters;
+    if (id == id_) {
+      sent.push_back(leader_ticks_);
+    } else if (std::optional<std::int64_t> tick = round_send_tick(pr.read_ack())) {
+      sent.push_back(*tick);
+    }
+  }
+  const std::size_t need = majority(voters);
+  if (voters == 0 || sent.size() < need) return std::nullopt;
+  std::sort(sent.begin(), sent.end(), std::greater<>());
+  return sent[need - 1];
+}
+
+std::optional<std::int64_t> Consensus::round_send_tick(std::uint64_t seq) const {
+  auto it = std::lower_bound(round_ticks_.begin(), round_ticks_.end(), seq,
+                             [](const auto& round, std::uint64_t s) { return round.first < s; });
+  if (it == round_ticks_.end() || it->first != seq) return std::nullopt;
+  return it->second;
+}
+
+void Consensus::note_round_sent(std::uint64_t seq) {
+  if (!config_.lease_read || role_ != Role::kLeader) return;
+  round_ticks_.emplace_back(seq, leader_ticks_);
+  // A round older than an election timeout can no longer hold a lease.
+  while (!round_ticks_.empty() &&
+         round_ticks_.front().second + config_.election_tick < leader_ticks_) {
+    round_ticks_.pop_front();
+  }
+}
+
+bool Consensus::in_follower_lease() const {
+  return config_.check_quorum && election_elapsed_ < config_.election_tick &&
+         (!lead_.empty() || restart_guard_);
 }
 
 }  // namespace raft::core

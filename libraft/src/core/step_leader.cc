@@ -149,12 +149,12 @@ void Consensus::bcast_append() {
 }
 
 void Consensus::bcast_heartbeat() {
-  // Every heartbeat carries the newest read round; a round is opened for the read requests
-  // taken since the last one (see read_index.cc).
-  if (read_round_pending_) {
-    ++read_seq_;
-    read_round_pending_ = false;
-  }
+  // Every heartbeat round is a read round of its own (a new read sequence number): it
+  // confirms the read requests taken before it (see read_index.cc) and, once a quorum
+  // acknowledged it, renews the leader lease from the tick it left at.
+  ++read_seq_;
+  read_round_pending_ = false;
+  note_round_sent(read_seq_);
   for (const auto& [id, pr] : progress_) {
     if (id == id_) continue;
     pb::Message m = make_message(pb::MSG_HEARTBEAT, id);
@@ -165,7 +165,12 @@ void Consensus::bcast_heartbeat() {
   }
 }
 
-void Consensus::send_timeout_now(const NodeId& to) { send(make_message(pb::MSG_TIMEOUT_NOW, to)); }
+void Consensus::send_timeout_now(const NodeId& to) {
+  // The target's election ignores the followers' lease: no lease holds for the rest of the
+  // term, however late the message arrives.
+  timeout_now_sent_ = true;
+  send(make_message(pb::MSG_TIMEOUT_NOW, to));
+}
 
 bool Consensus::maybe_commit() {
   std::vector<Index> matches;

@@ -61,6 +61,7 @@ Result<std::unique_ptr<Raft>> Raft::open(const RaftOptions& options, StateMachin
   transport.local_id = options.id;
   transport.cluster_id = options.cluster_id;
   transport.logger = options.logger;
+  transport.on_foreign_cluster = options.on_foreign_cluster;
   return open(options, fsm, std::move(storage).value(), make_tcp_transport(transport));
 }
 
@@ -92,6 +93,16 @@ std::future<Result<Index>> Raft::read_index(Timeout timeout) {
 
 void Raft::read_index(Timeout timeout, Callback<Index> done) {
   impl_->read(false, true, timeout, std::move(done));
+}
+
+std::future<Result<Index>> Raft::lease_read(Timeout timeout) {
+  auto [future, callback] = promise_callback<Index>();
+  impl_->lease_read(timeout, std::move(callback));
+  return std::move(future);
+}
+
+void Raft::lease_read(Timeout timeout, Callback<Index> done) {
+  impl_->lease_read(timeout, std::move(done));
 }
 
 std::future<Status> Raft::verify_leader(Timeout timeout) {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 #include "common/snapshot_adapters.h"
@@ -45,6 +46,14 @@ Config Raft::Impl::core_config(Index applied) const {
   c.heartbeat_tick = 1;
   c.pre_vote = options_.pre_vote;
   c.check_quorum = options_.check_quorum;
+  c.lease_read = options_.lease_read && options_.check_quorum;
+  if (c.lease_read) {
+    // The drift margin in whole ticks, rounded up, leaving a lease of at least one tick.
+    const std::int64_t drift = (options_.lease_clock_drift.count() + hb - 1) / hb;
+    c.lease_drift_ticks =
+        static_cast<int>(std::clamp<std::int64_t>(drift, 0, std::max(0, c.election_tick - 2)));
+    if (c.election_tick < 3) c.lease_read = false;  // no lease would be left
+  }
   c.max_size_per_msg = options_.max_append_bytes;
   c.max_inflight_msgs = options_.max_inflight_appends;
   c.max_snapshot_chunk = options_.max_snapshot_chunk;
@@ -149,6 +158,7 @@ Status Raft::Impl::open() {
   snapshots_->start();
   apply_->start();
   work_.emplace(io_.get_executor());
+  next_tick_ = Clock::now() + options_.heartbeat_interval;
   arm_ticker();
   // Logged before the core thread starts: from then on only that thread touches the log.
   logger_->log(LogLevel::kInfo, fmt::format("{}: raft started on {} (applied {}, log {}..{})",
@@ -171,7 +181,7 @@ void Raft::Impl::schedule_ready() {
 }
 
 void Raft::Impl::arm_ticker() {
-  ticker_.expires_after(options_.heartbeat_interval);
+  ticker_.expires_at(next_tick_);
   ticker_.async_wait([this](const std::error_code& ec) {
     if (ec || stopped_) return;
     on_tick();
@@ -179,8 +189,25 @@ void Raft::Impl::arm_ticker() {
   });
 }
 
+void Raft::Impl::catch_up_ticks() {
+  const auto now = Clock::now();
+  // Beyond a few election timeouts more ticks change nothing (every timer and lease has run
+  // out): skip the rest.
+  const auto interval = std::max(options_.heartbeat_interval, std::chrono::milliseconds(1));
+  const std::int64_t max_ticks =
+      4 * std::max<std::int64_t>(1, options_.election_timeout / interval);
+  std::int64_t ticks = 0;
+  while (next_tick_ <= now && ticks < max_ticks) {
+    node_->tick();
+    next_tick_ += interval;
+    ++ticks;
+  }
+  if (next_tick_ <= now) next_tick_ = now + interval;
+  if (ticks > 0) schedule_ready();
+}
+
 void Raft::Impl::on_tick() {
-  node_->tick();
+  catch_up_ticks();
   const auto now = Clock::now();
   apply_->expire(now);
   for (auto it = reads_.begin(); it != reads_.end();) {
@@ -321,6 +348,7 @@ void Raft::Impl::update_view() {
     emit(event);
     logger_->log(LogLevel::kInfo, fmt::format("{}: leader is now {} (term {})", options_.id,
                                               st.leader.empty() ? "unknown" : st.leader, st.term));
+    if (!st.leader.empty()) reissue_reads(st);
   }
   if (config_changed) {
     event.kind = RaftEvent::Kind::kConfigurationChanged;

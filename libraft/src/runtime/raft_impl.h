@@ -41,6 +41,9 @@ class Raft::Impl {
   Status bootstrap_cluster(const pb::Configuration& configuration);
   void apply(std::string command, Timeout timeout, Callback<ApplyResult> done);
   void read(bool verify_only, bool wait_apply, Timeout timeout, Callback<Index> done);
+  // Leader only: a lease read (RawNode::read_index with ReadMode::kLease), then waits until
+  // this node applied its index.
+  void lease_read(Timeout timeout, Callback<Index> done);
   void change(ConfChange change, Timeout timeout, Callback<Index> done);
   void transfer(NodeId target, Timeout timeout, DoneCallback done);
   void snapshot(Callback<SnapshotMeta> done);
@@ -102,6 +105,9 @@ class Raft::Impl {
   void on_message(pb::Message message);
   void on_tick();
   void arm_ticker();
+  // Ticks the core once for every heartbeat interval that passed since the last tick (a
+  // late timer or a stalled thread loses no time: the leader lease counts on it).
+  void catch_up_ticks();
   void send(std::vector<pb::Message>& messages);
   void learn_addresses(const pb::Entry& conf_change_entry);
   void update_view();
@@ -109,6 +115,8 @@ class Raft::Impl {
   void fail_node(const Status& status);
   void fail_pending(const Status& status);
   void try_change(PendingChange pending);
+  // After a leader change: asks the new leader to confirm every read still waiting.
+  void reissue_reads(const NodeStatus& st);
   void retry_changes();
   // Both read the core's state from `st` (node_->status() copies the configuration and every
   // peer's progress: taken once per ready pass or tick, not once per check).
@@ -129,6 +137,7 @@ class Raft::Impl {
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   asio::steady_timer ticker_{io_};
+  Clock::time_point next_tick_;  // core: when the core's next tick is due
   std::thread core_thread_;
   std::atomic<bool> stopping_{false};  // no new requests
   std::mutex shutdown_mu_;

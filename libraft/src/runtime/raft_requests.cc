@@ -97,6 +97,40 @@ void Raft::Impl::read(bool verify_only, bool wait_apply, Timeout timeout, Callba
   if (!post(std::move(task))) done(shutting_down());
 }
 
+// A read waiting for a confirmation from a leader that is gone (its request or the answer was
+// lost with it) would only time out: ask the new leader instead. Any leader's answer is a
+// valid read point, since it is asked after the read began; the first answer for a context
+// completes the read and later ones are ignored.
+void Raft::Impl::reissue_reads(const NodeStatus& st) {
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    Status s = it->second.verify_only && st.role != Role::kLeader ? Status::not_leader(st.leader)
+                                                                  : node_->read_index(it->first);
+    if (s.ok()) {
+      ++it;
+      continue;
+    }
+    Callback<Index> done = std::move(it->second.done);
+    it = reads_.erase(it);
+    done(s);
+  }
+  schedule_ready();
+}
+
+void Raft::Impl::lease_read(Timeout timeout, Callback<Index> done) {
+  const auto deadline = Clock::now() + timeout;
+  auto task = [this, deadline, done]() mutable {
+    if (stopped_) return done(shutting_down());
+    if (node_->role() != Role::kLeader) return done(Status::not_leader(node_->leader()));
+    // Time the core has not been told of yet would extend the lease.
+    catch_up_ticks();
+    std::string context = fmt::format("{}", ++next_read_);
+    if (Status s = node_->read_index(context, ReadMode::kLease); !s.ok()) return done(s);
+    reads_.emplace(std::move(context), PendingRead{false, true, deadline, done});
+    schedule_ready();
+  };
+  if (!post(std::move(task))) done(shutting_down());
+}
+
 void Raft::Impl::try_change(PendingChange pending) {
   auto index = node_->propose_conf_change(pending.change);
   if (index.ok() && pending.change.type == ConfChangeType::kAddVoter) {
@@ -148,19 +182,24 @@ void Raft::Impl::check_promotions(const NodeStatus& st, bool tick) {
       logger_->log(LogLevel::kWarn, fmt::format("{}: add voter {} failed: {}; removing it again",
                                                 options_.id, p.id, peer.message()));
       if (server->suffrage() == pb::STAGING && st.role == Role::kLeader) {
+        // The caller hears of the failure once the server is out of the configuration again
+        // (or the removal failed), so that what it sees next is the configuration it had.
         ConfChange remove;
         remove.type = ConfChangeType::kRemoveServer;
         remove.id = p.id;
         const NodeId id = p.id;
         try_change(PendingChange{
-            remove, now + options_.election_timeout * 10, [this, id](Result<Index> r) {
+            remove, now + options_.election_timeout * 10,
+            [this, id, peer, done = std::move(p.done)](Result<Index> r) {
               if (!r.ok()) {
                 logger_->log(LogLevel::kWarn, fmt::format("{}: removing {} failed: {}", options_.id,
                                                           id, r.status().to_string()));
               }
+              done(peer);
             }});
+      } else {
+        p.done(peer);
       }
-      p.done(peer);
       continue;
     }
     if (p.deadline <= now) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "raft/configuration.h"
 
 namespace raft {
@@ -36,6 +38,7 @@ Result<std::vector<pb::Entry>> MemoryStorage::entries(Index lo, Index hi,
                                                       std::uint64_t max_bytes) const {
   if (Status s = check_entries_range(lo, hi); !s.ok()) return s;
   std::vector<pb::Entry> out;
+  out.reserve(static_cast<std::size_t>(std::min<Index>(hi - lo, 4096)));
   const Index offset = entries_.front().index();
   std::uint64_t size = 0;
   for (Index i = lo; i < hi; ++i) {

@@ -172,6 +172,7 @@ Status InboundDecoder::on_frame(pb::WireFrame& frame, std::vector<pb::Message>* 
     Status status = check_handshake(frame.handshake(), rule_);
     if (!status.ok()) {
       handshake_refused_ = true;
+      refused_handshake_ = frame.handshake();
       return status;
     }
     peer_id_ = frame.handshake().from_id();

@@ -22,8 +22,10 @@
 // (and only then) writes exactly one frame, a HandshakeReject carrying the reason (at most
 // kMaxRejectReasonBytes) and its own cluster_id and local_id, stops writing, discards what the
 // sender still sends and closes the connection once the sender has closed it or after a short
-// timeout (so that a sender that never reads cannot hold the socket). Any other frame, and any
-// byte after the reject, is an error on the sender's side.
+// timeout (so that a sender that never reads cannot hold the socket). A reject with `retry`
+// set is transient: the receiver, reached under its own id by a node of another cluster, is
+// leaving its cluster to join the sender's (see TcpTransportOptions::on_foreign_cluster). Any other
+// frame, and any byte after the reject, is an error on the sender's side.
 //
 // Any error closes the connection: nothing of the offending frame reaches raft, and none of the
 // messages behind a refused handshake does. Decoders keep the first error and refuse every
@@ -116,6 +118,8 @@ class InboundDecoder {
   bool mid_frame() const { return frames_.mid_frame(); }
   const Status& error() const { return error_; }
   const HandshakeRule& rule() const { return rule_; }
+  // The handshake the rule refused (when handshake_refused()).
+  const std::optional<pb::Handshake>& refused_handshake() const { return refused_handshake_; }
 
  private:
   Status on_frame(pb::WireFrame& frame, std::vector<pb::Message>* messages);
@@ -126,6 +130,7 @@ class InboundDecoder {
   NodeId peer_id_;
   std::string peer_address_;
   bool handshake_refused_ = false;
+  std::optional<pb::Handshake> refused_handshake_;
   Status error_;
 };
 

@@ -168,12 +168,34 @@ class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     });
   }
 
+  // Whether the refused handshake came from another cluster, addressed to this node's id, and
+  // the host's on_foreign_cluster hook says this node will join that cluster.
+  bool foreign_cluster_will_join() {
+    const auto& handshake = decoder_.refused_handshake();
+    const TcpTransportOptions& options = transport_->options_;
+    if (!handshake || !options.on_foreign_cluster ||
+        handshake->protocol_version() != kProtocolVersion ||
+        handshake->to_id() != options.local_id || handshake->cluster_id() == options.cluster_id ||
+        handshake->from_id().empty()) {
+      return false;
+    }
+    ForeignClusterContact contact{handshake->cluster_id(), handshake->from_id(),
+                                  handshake->from_address()};
+    try {
+      return options.on_foreign_cluster(contact);
+    } catch (...) {
+      return false;  // a throwing hook must not take the transport thread down
+    }
+  }
+
   // Writes one reject frame for the refused handshake, stops writing, then discards whatever
   // the sender still sends until it closes: closing with its bytes unread would reset the
   // connection, and the sender could lose the reject. Both steps together are bounded by
   // kRejectLingerMs, so a sender that neither reads nor closes cannot hold the socket.
   void refuse() {
-    reject_frame_ = encode_reject_frame(make_reject(decoder_.error(), decoder_.rule()));
+    pb::HandshakeReject reject = make_reject(decoder_.error(), decoder_.rule());
+    reject.set_retry(foreign_cluster_will_join());
+    reject_frame_ = encode_reject_frame(reject);
     deadline_armed_ = true;
     const std::uint64_t generation = ++deadline_generation_;
     deadline_.expires_after(
@@ -411,6 +433,17 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
   // Records the refusal for peer_status() and warns once per refusal (the reconnections that
   // follow meet the same one and only log at debug level).
   void on_refused(const pb::HandshakeReject& reject) {
+    if (reject.retry()) {
+      // Not a wrong peer: it is leaving its own cluster to join ours. Retry with backoff.
+      transport_->log(
+          LogLevel::kInfo,
+          fmt::format("peer '{}' at {} is in cluster '{}' and is leaving it to join "
+                      "'{}'; retrying",
+                      id_, dialled_address_, reject.cluster_id(), transport_->options_.cluster_id));
+      ++transport_->outbound_refused_;
+      fail("it is joining this cluster", /*refused=*/true);
+      return;
+    }
     const std::string what = fmt::format(
         "peer '{}' at {} refused the connection: it is '{}' in cluster '{}' (we expected '{}' "
         "in '{}'); its reason: {}",
