@@ -37,6 +37,7 @@ namespace {
 
 constexpr std::string_view kDataPrefix = "d/";
 constexpr std::string_view kAppliedKey = "m/applied";
+constexpr std::string_view kMemberPrefix = "m/member/";
 constexpr char kPointerFile[] = "CURRENT";
 constexpr char kPointerTemp[] = "CURRENT.tmp";
 constexpr char kLockFile[] = "LOCK";
@@ -45,6 +46,7 @@ constexpr std::string_view kTempSuffix = ".tmp";
 
 constexpr std::string_view kMagic{"KVSNAP\0\1", 8};
 constexpr std::uint8_t kRecordTag = 1;
+constexpr std::uint8_t kMemberTag = 2;
 constexpr std::uint8_t kTrailerTag = 0;
 constexpr std::size_t kStreamChunk = 64 << 10;       // bytes per sink write / source read
 constexpr std::size_t kRestoreBatchBytes = 4 << 20;  // bytes per WriteBatch while restoring
@@ -53,6 +55,13 @@ std::string data_key(std::string_view key) {
   std::string k;
   k.reserve(kDataPrefix.size() + key.size());
   k.append(kDataPrefix).append(key);
+  return k;
+}
+
+std::string member_key(std::string_view node_id) {
+  std::string k;
+  k.reserve(kMemberPrefix.size() + node_id.size());
+  k.append(kMemberPrefix).append(node_id);
   return k;
 }
 
@@ -337,25 +346,29 @@ class KvSnapshotView final : public raft::StateMachineSnapshot {
     options.fill_cache = false;
     std::unique_ptr<leveldb::Iterator> it(db_->db().NewIterator(options));
     std::uint64_t count = 0;
-    const leveldb::Slice prefix(kDataPrefix.data(), kDataPrefix.size());
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      leveldb::Slice key = it->key();
-      key.remove_prefix(prefix.size());
-      const leveldb::Slice value = it->value();
-      if (key.size() > UINT32_MAX || value.size() > UINT32_MAX) {
-        return Status(ErrorCode::kInvalidArgument, "a key or value is too large to snapshot");
+    // User records first, then member records (each in key order).
+    for (const auto& [tag, prefix_text] :
+         {std::pair{kRecordTag, kDataPrefix}, std::pair{kMemberTag, kMemberPrefix}}) {
+      const leveldb::Slice prefix(prefix_text.data(), prefix_text.size());
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        leveldb::Slice key = it->key();
+        key.remove_prefix(prefix.size());
+        const leveldb::Slice value = it->value();
+        if (key.size() > UINT32_MAX || value.size() > UINT32_MAX) {
+          return Status(ErrorCode::kInvalidArgument, "a key or value is too large to snapshot");
+        }
+        append_u8(out, tag);
+        append_u32(out, static_cast<std::uint32_t>(key.size()));
+        append_u32(out, static_cast<std::uint32_t>(value.size()));
+        out.append(key.data(), key.size());
+        out.append(value.data(), value.size());
+        ++count;
+        if (out.size() >= kStreamChunk) {
+          if (Status s = flush(); !s.ok()) return s;
+        }
       }
-      append_u8(out, kRecordTag);
-      append_u32(out, static_cast<std::uint32_t>(key.size()));
-      append_u32(out, static_cast<std::uint32_t>(value.size()));
-      out.append(key.data(), key.size());
-      out.append(value.data(), value.size());
-      ++count;
-      if (out.size() >= kStreamChunk) {
-        if (Status s = flush(); !s.ok()) return s;
-      }
+      if (Status s = from_leveldb(it->status(), "reading the snapshot"); !s.ok()) return s;
     }
-    if (Status s = from_leveldb(it->status(), "reading the snapshot"); !s.ok()) return s;
     append_u8(out, kTrailerTag);
     append_u64(out, count);
     crc = raft::crc32c::extend(crc, out);
@@ -394,19 +407,24 @@ Status load_stream(raft::SnapshotSource& source, const raft::pb::SnapshotMetadat
   std::string key;
   std::string previous_key;
   std::string value;
+  std::uint64_t previous_tag = 0;
   for (;;) {
     std::uint64_t tag = 0;
     if (Status s = reader.read_int(1, &tag); !s.ok()) return s;
     if (tag == kTrailerTag) break;
-    if (tag != kRecordTag) return corruption("unknown record tag " + std::to_string(tag));
+    if (tag != kRecordTag && tag != kMemberTag) {
+      return corruption("unknown record tag " + std::to_string(tag));
+    }
+    if (tag < previous_tag) return corruption("a user record after a member record");
     std::uint64_t key_size = 0;
     std::uint64_t value_size = 0;
     if (Status s = reader.read_int(4, &key_size); !s.ok()) return s;
     if (Status s = reader.read_int(4, &value_size); !s.ok()) return s;
     if (Status s = reader.read(key_size, &key); !s.ok()) return s;
     if (Status s = reader.read(value_size, &value); !s.ok()) return s;
-    if (count > 0 && key <= previous_key) return corruption("keys out of order");
-    batch.Put(data_key(key), value);
+    if (tag == previous_tag && key <= previous_key) return corruption("keys out of order");
+    previous_tag = tag;
+    batch.Put(tag == kRecordTag ? data_key(key) : member_key(key), value);
     batch_bytes += key.size() + value.size() + 16;
     ++count;
     previous_key.swap(key);
@@ -540,6 +558,21 @@ std::string KvStateMachine::execute(const std::string& data, Database& db,
       batch->Delete(key);
       break;
     }
+    case pb::Command::kSetMember: {
+      if (command.set_member().node_id().empty()) {
+        result.set_code(pb::CommandResult::INVALID_COMMAND);
+        result.set_error("set_member without a node id; applied as a no-op");
+        break;
+      }
+      const std::string key = member_key(command.set_member().node_id());
+      result.set_existed(exists(key));
+      if (command.set_member().http_address().empty()) {
+        batch->Delete(key);
+      } else {
+        batch->Put(key, command.set_member().http_address());
+      }
+      break;
+    }
     case pb::Command::OP_NOT_SET:
       result.set_code(pb::CommandResult::INVALID_COMMAND);
       result.set_error("the command has no operation this server knows; applied as a no-op");
@@ -633,6 +666,27 @@ Result<std::optional<std::string>> KvStateMachine::get(std::string_view key) con
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return from_leveldb(s, "reading a key");
   return std::optional<std::string>(std::move(value));
+}
+
+Result<std::optional<std::string>> KvStateMachine::member_address(std::string_view node_id) const {
+  std::shared_ptr<Database> db = database();
+  std::string value;
+  leveldb::Status s = db->db().Get(leveldb::ReadOptions(), member_key(node_id), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return from_leveldb(s, "reading a member record");
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<bool> KvStateMachine::has_user_data() const {
+  std::shared_ptr<Database> db = database();
+  leveldb::ReadOptions options;
+  options.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(db->db().NewIterator(options));
+  const leveldb::Slice prefix(kDataPrefix.data(), kDataPrefix.size());
+  it->Seek(prefix);
+  const bool found = it->Valid() && it->key().starts_with(prefix);
+  if (Status s = from_leveldb(it->status(), "reading the database"); !s.ok()) return s;
+  return found;
 }
 
 }  // namespace kv

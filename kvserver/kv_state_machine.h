@@ -15,7 +15,8 @@
 // value just before), or code INVALID_COMMAND with an error message for data that is not a
 // Command (undecodable, or no operation set). Such an entry is already committed, so every
 // node applies it the same way: as a no-op that only advances the applied index. Entries of
-// other types (no-ops, configurations) change no data and answer "".
+// other types (no-ops, configurations) change no data and answer "". A SetMember command
+// records a member's HTTP address (for redirects to the leader) under "m/member/" + node id.
 //
 // Keys inside LevelDB. User key K is stored under "d/" + K; the state machine's own records
 // live under "m/", which no user key can reach: "m/applied" holds a kv.pb.AppliedState (index
@@ -50,7 +51,9 @@
 // Snapshot stream (what write_to() writes and restore() reads). Integers are little-endian,
 // fixed width:
 //   header   8 bytes magic "KVSNAP\0\1" (format 1), u64 applied index, u64 applied term
-//   records  per user key, in key order: u8 1, u32 key length, u32 value length, key, value
+//   records  per user key, in key order: u8 1, u32 key length, u32 value length, key, value;
+//            then per member record, in node id order: u8 2, u32 id length, u32 address
+//            length, node id, HTTP address
 //   trailer  u8 0, u64 number of records, u32 masked CRC-32C of every byte before it
 // Nothing may follow the trailer. restore() rejects with kCorruption (leaving the current
 // database untouched) a stream that is truncated, has a bad magic, checksum or count, keys
@@ -101,6 +104,10 @@ class KvStateMachine final : public raft::StateMachine {
   // The value stored for `key`, std::nullopt when there is none; an error only if LevelDB
   // cannot read.
   raft::Result<std::optional<std::string>> get(std::string_view key) const;
+  // The HTTP address recorded for a member by a SetMember command, std::nullopt if none.
+  raft::Result<std::optional<std::string>> member_address(std::string_view node_id) const;
+  // Whether any user key holds a value (member records do not count).
+  raft::Result<bool> has_user_data() const;
   // The term of the entry at last_applied() (0 before any).
   raft::Term applied_term() const { return applied_term_.load(); }
 

@@ -105,6 +105,13 @@ raft::pb::Entry del(raft::Index index, const std::string& key, raft::Term term =
   return entry(index, term, raft::pb::ENTRY_NORMAL, c.SerializeAsString());
 }
 
+raft::pb::Entry set_member(raft::Index index, const std::string& id, const std::string& address) {
+  kv::pb::Command c;
+  c.mutable_set_member()->set_node_id(id);
+  c.mutable_set_member()->set_http_address(address);
+  return entry(index, 1, raft::pb::ENTRY_NORMAL, c.SerializeAsString());
+}
+
 kv::pb::CommandResult result_of(const std::string& response) {
   kv::pb::CommandResult r;
   REQUIRE(r.ParseFromString(response));
@@ -249,13 +256,16 @@ TEST_CASE("an undecodable command is applied as a no-op with an error response")
     // A message with no operation (empty data; or a field this server does not know).
     auto r2 = result_of(sm->apply(entry(3, 1, raft::pb::ENTRY_NORMAL, "")));
     CHECK(r2.code() == kv::pb::CommandResult::INVALID_COMMAND);
-    auto r3 = result_of(sm->apply(entry(4, 1, raft::pb::ENTRY_NORMAL, std::string("\x1a\x00", 2))));
+    auto r3 = result_of(sm->apply(entry(4, 1, raft::pb::ENTRY_NORMAL, std::string("\x7a\x00", 2))));
     CHECK(r3.code() == kv::pb::CommandResult::INVALID_COMMAND);
-    CHECK(sm->last_applied() == 4);
+    // A set_member without a node id.
+    auto r4 = result_of(sm->apply(entry(5, 1, raft::pb::ENTRY_NORMAL, std::string("\x1a\x00", 2))));
+    CHECK(r4.code() == kv::pb::CommandResult::INVALID_COMMAND);
+    CHECK(sm->last_applied() == 5);
     CHECK(get(*sm, "k") == std::optional<std::string>("v"));
   }
   auto sm = open_sm(dir.path());
-  CHECK(sm->last_applied() == 4);
+  CHECK(sm->last_applied() == 5);
   CHECK(get(*sm, "k") == std::optional<std::string>("v"));
 }
 
@@ -545,4 +555,44 @@ TEST_CASE("reads on another thread are safe while applies and a restore go on") 
   reader.join();
   CHECK(bad.load() == 0);
   CHECK(get(*sm, "k") == std::optional<std::string>("100"));
+}
+
+TEST_CASE("set_member records a member's HTTP address, replaces it, and an empty one removes it") {
+  TempDir dir;
+  auto sm = open_sm(dir.path());
+  CHECK_FALSE(result_of(sm->apply(set_member(1, "node1", "127.0.0.1:20001"))).existed());
+  CHECK(*sm->member_address("node1") == std::optional<std::string>("127.0.0.1:20001"));
+  CHECK(result_of(sm->apply(set_member(2, "node1", "127.0.0.1:20011"))).existed());
+  CHECK(*sm->member_address("node1") == std::optional<std::string>("127.0.0.1:20011"));
+  CHECK_FALSE(sm->member_address("node2")->has_value());
+  sm->apply(set_member(3, "node1", ""));
+  CHECK_FALSE(sm->member_address("node1")->has_value());
+  // Member records are not user data, and user keys cannot reach them.
+  sm->apply(set_member(4, "node2", "127.0.0.1:20002"));
+  CHECK_FALSE(*sm->has_user_data());
+  CHECK_FALSE(get(*sm, "m/member/node2").has_value());
+  sm->apply(put(5, "k", "v"));
+  CHECK(*sm->has_user_data());
+  sm->apply(del(6, "k"));
+  CHECK_FALSE(*sm->has_user_data());
+}
+
+TEST_CASE("member records travel in snapshots") {
+  TempDir dir;
+  TempDir other;
+  auto sm = open_sm(dir.path());
+  sm->apply(put(1, "a", "1"));
+  sm->apply(set_member(2, "node2", "127.0.0.1:20002"));
+  sm->apply(set_member(3, "node1", "127.0.0.1:20001"));
+  sm->apply(put(4, "b", "2"));
+  const std::string stream = snapshot_bytes(*sm);
+  auto copy = open_sm(other.path());
+  copy->apply(set_member(1, "node9", "gone"));
+  StringSource source(stream);
+  REQUIRE(copy->restore(metadata(4, 1), source).ok());
+  CHECK(*copy->member_address("node1") == std::optional<std::string>("127.0.0.1:20001"));
+  CHECK(*copy->member_address("node2") == std::optional<std::string>("127.0.0.1:20002"));
+  CHECK_FALSE(copy->member_address("node9")->has_value());
+  CHECK(get(*copy, "b") == std::optional<std::string>("2"));
+  CHECK(snapshot_bytes(*copy) == stream);
 }

@@ -1,0 +1,53 @@
+// Config: kvserver's settings, from command-line flags with the seed example's environment
+// variables as fallbacks (flag > environment > default). A plain value, parsed once in main().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/status.h"
+
+namespace kv {
+
+struct Config {
+  std::string id;                       // --id / RAFT_NODE_ID (required)
+  std::string http_host = "0.0.0.0";    // --http-host: where the HTTP server listens
+  int http_port = 20001;                // --http-port / SERVER_PORT
+  std::string raft_addr = "127.0.0.1";  // --raft-addr: host peers and clients are told
+  int raft_port = 10001;                // --raft-port / RAFT_PORT
+  std::string data_dir;                 // --data-dir / RAFT_VOL_DIR (default ./data/<id>)
+  std::vector<std::string> join;        // --join host:port[,host:port...]
+  std::uint64_t snapshot_threshold = 8192;
+  std::uint64_t trailing_logs = 10240;
+  int heartbeat_ms = 100;
+  int election_timeout_ms = 1000;
+  int request_timeout_ms = 5000;
+  std::size_t max_key_bytes = 4096;
+  std::size_t max_value_bytes = 1 << 20;
+  std::string log_level = "info";  // debug | info | warn | error
+
+  // "raft_addr:http_port": the HTTP address this node advertises (redirects, stats).
+  std::string http_address() const;
+  // "raft_addr:raft_port": the raft address this node advertises to peers.
+  std::string raft_address() const;
+};
+
+// What parse_config() found: a configuration to run, or a text to print and exit 0 (--help,
+// --version).
+struct ParsedConfig {
+  std::optional<Config> config;
+  std::string print;
+};
+
+using GetEnv = std::function<const char*(const char*)>;
+
+// Parses argv with the environment `getenv` (std::getenv in main; tests pass their own).
+// kInvalidArgument with a one-line message for an unknown flag, a malformed or out-of-range
+// value, or a missing id.
+raft::Result<ParsedConfig> parse_config(int argc, const char* const* argv, const GetEnv& getenv);
+
+}  // namespace kv

@@ -1,0 +1,194 @@
+// KvService's cluster routes: /raft/join, /raft/remove, /raft/stats, /health, /metrics.
+#include <fmt/format.h>
+
+#include <asio/post.hpp>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "kvserver/api_response.h"
+#include "kvserver/kv_service.h"
+
+namespace kv {
+
+using http::Request;
+using http::Responder;
+using http::Response;
+using nlohmann::json;
+using raft::ErrorCode;
+using raft::Status;
+
+namespace {
+
+constexpr std::chrono::seconds kMembershipTimeout{30};
+
+// The join refusal the transport reported, as an operator-facing message: which id the server
+// at `address` really has, and the join that would work.
+std::string wrong_peer_message(const std::string& id, const std::string& address,
+                               const std::string& transport_message) {
+  static const std::regex kActual("it is '([^']*)' in cluster '([^']*)'");
+  std::smatch match;
+  if (std::regex_search(transport_message, match, kActual)) {
+    const std::string actual_id = match[1];
+    const std::string actual_cluster = match[2];
+    if (actual_id != id) {
+      return fmt::format(
+          "the server at {} is '{}', not '{}': it was not added. Join it under its own id: "
+          "{{\"node_id\": \"{}\", \"raft_address\": \"{}\"}}",
+          address, actual_id, id, actual_id, address);
+    }
+    return fmt::format(
+        "the server '{}' at {} belongs to another cluster ({}) that has other members or data, "
+        "so it cannot be added: restart it with an empty data directory and --join",
+        id, address, actual_cluster);
+  }
+  return fmt::format("the server at {} refused to be added as '{}': {}", address, id,
+                     transport_message);
+}
+
+}  // namespace
+
+std::string KvService::stats_json(Instance& instance) const {
+  json data = json::object();
+  for (const auto& [key, value] : instance.raft->stats()) data[key] = value;
+  data["http_address"] = node_.config().http_address();
+  data["cluster_id"] = instance.cluster_id;
+  const raft::LeaderInfo leader = instance.raft->leader();
+  std::string leader_http;
+  if (!leader.id.empty()) {
+    auto address = instance.fsm->member_address(leader.id);
+    if (address.ok() && address->has_value()) leader_http = **address;
+  }
+  data["leader_http_address"] = leader_http;
+  return data.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void KvService::join(const Request& request, Responder respond) {
+  auto body = api::parse_object(request, respond);
+  if (!body) return;
+  auto node_id = api::string_member(*body, "node_id", respond);
+  if (!node_id) return;
+  auto raft_address = api::string_member(*body, "raft_address", respond);
+  if (!raft_address) return;
+  const std::string id = *node_id;
+  const std::string address = *raft_address;
+  auto instance = instance_or_503(respond);
+  if (!instance || !leader_or_redirect(*instance, request, respond)) return;
+  const raft::ConfigurationInfo info = instance->raft->configuration();
+  for (const auto& server : info.configuration.servers()) {
+    if (server.id() == id && server.address() == address && server.suffrage() == raft::pb::VOTER) {
+      return respond(api::success(fmt::format("node {} at {} is already a voter", id, address),
+                                  stats_json(*instance)));
+    }
+  }
+  // add_voter only has a blocking form: wait on the membership pool.
+  std::weak_ptr<Instance> weak = instance;
+  asio::post(membership_pool_, [this, weak, id, address, respond] {
+    auto live = weak.lock();
+    if (!live) return respond(api::error(503, "this node is stopping"));
+    auto future = live->raft->add_voter(id, address, kMembershipTimeout);
+    live.reset();  // do not hold Raft while waiting
+    auto result = future.get();
+    live = weak.lock();
+    if (result.ok()) {
+      if (!live) return respond(api::error(503, "this node is stopping"));
+      return respond(api::success(fmt::format("node {} at {} joined successfully", id, address),
+                                  stats_json(*live)));
+    }
+    const Status& s = result.status();
+    switch (s.code()) {
+      case ErrorCode::kWrongPeer:
+        return respond(api::error(409, wrong_peer_message(id, address, s.message())));
+      case ErrorCode::kTimeout:
+        return respond(api::error(
+            504, fmt::format("{} did not catch up and become a voter within {} s: is it running "
+                             "at {}? It stays in the configuration as staging and is promoted "
+                             "once it catches up",
+                             id, kMembershipTimeout.count(), address)));
+      case ErrorCode::kNotLeader:
+        return respond(api::error(503, "this node lost leadership during the join; retry"));
+      case ErrorCode::kInvalidArgument:
+        return respond(api::error(400, s.message()));
+      default:
+        return respond(api::error(503, fmt::format("the join failed: {}", s.to_string())));
+    }
+  });
+}
+
+void KvService::remove_server(const Request& request, Responder respond) {
+  auto body = api::parse_object(request, respond);
+  if (!body) return;
+  auto node_id = api::string_member(*body, "node_id", respond);
+  if (!node_id) return;
+  const std::string id = *node_id;
+  auto instance = instance_or_503(respond);
+  if (!instance || !leader_or_redirect(*instance, request, respond)) return;
+  std::weak_ptr<Instance> weak = instance;
+  asio::post(membership_pool_, [this, weak, id, respond] {
+    auto live = weak.lock();
+    if (!live) return respond(api::error(503, "this node is stopping"));
+    auto future = live->raft->remove_server(id, kMembershipTimeout);
+    live.reset();
+    auto result = future.get();
+    live = weak.lock();
+    if (result.ok()) {
+      if (!live)
+        return respond(api::success(fmt::format("node {} removed successfully", id), "{}"));
+      return respond(
+          api::success(fmt::format("node {} removed successfully", id), stats_json(*live)));
+    }
+    const Status& s = result.status();
+    switch (s.code()) {
+      case ErrorCode::kNotFound:
+        return respond(api::error(404, fmt::format("{} is not a member", id)));
+      case ErrorCode::kTimeout:
+        return respond(api::error(504, fmt::format("removing {} timed out; it may or may "
+                                                   "not have been removed",
+                                                   id)));
+      case ErrorCode::kInvalidArgument:
+        return respond(api::error(400, s.message()));
+      default:
+        return respond(api::error(503, fmt::format("removing {} failed: {}", id, s.to_string())));
+    }
+  });
+}
+
+void KvService::stats(Responder respond) {
+  auto instance = instance_or_503(respond);
+  if (!instance) return;
+  respond(api::success("here is the raft status", stats_json(*instance)));
+}
+
+void KvService::health(Responder respond) {
+  auto instance = instance_or_503(respond);
+  if (!instance) return;
+  const auto stats = instance->raft->stats();
+  auto number = [&](const char* key) -> std::uint64_t {
+    auto it = stats.find(key);
+    return it == stats.end() ? 0 : std::strtoull(it->second.c_str(), nullptr, 10);
+  };
+  const raft::LeaderInfo leader = instance->raft->leader();
+  const std::uint64_t applied = number("applied_index");
+  const std::uint64_t commit = number("commit_index");
+  if (instance->raft->state() == raft::RaftState::kShutdown) {
+    return respond(api::error(503, "raft has stopped: " + instance->raft->error().to_string()));
+  }
+  if (leader.id.empty()) return respond(api::error(503, "no leader"));
+  if (applied < commit) {
+    return respond(api::error(
+        503, fmt::format("catching up: applied {} of {} committed entries", applied, commit)));
+  }
+  respond(Response::json(200, fmt::format("{{\"status\":\"ok\",\"leader\":{},\"applied_index\":"
+                                          "{},\"commit_index\":{}}}",
+                                          api::json_string(leader.id), applied, commit)));
+}
+
+void KvService::metrics(Responder respond) {
+  auto instance = node_.instance();
+  Response r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body =
+      metrics_.render(instance ? instance->raft->stats() : std::map<std::string, std::string>{});
+  respond(std::move(r));
+}
+
+}  // namespace kv

@@ -1,0 +1,108 @@
+// kvserver: the binary. Parses the configuration (config.h), starts the node (kv_node.h) and
+// the HTTP API (kv_service.h), then waits for SIGTERM or SIGINT and stops gracefully: stop
+// accepting connections, let requests in flight finish, hand leadership over, close the
+// store. Configuration errors end the process at start with one line and exit code 2.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "http/server.h"
+#include "kvserver/config.h"
+#include "kvserver/kv_node.h"
+#include "kvserver/kv_service.h"
+#include "kvserver/metrics.h"
+#include "kvserver/stderr_logger.h"
+
+namespace {
+
+constexpr std::chrono::seconds kShutdownGrace{5};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "kvserver: error: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = kv::parse_config(argc, argv, [](const char* name) { return std::getenv(name); });
+  if (!parsed.ok()) return fail(parsed.status().message());
+  if (!parsed->config) {
+    std::fputs(parsed->print.c_str(), stdout);
+    return 0;
+  }
+  const kv::Config& config = *parsed->config;
+
+  // Signals are taken synchronously by sigwait() below: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  (void)kv::http::raise_fd_limit();  // best effort: many idle clients need many descriptors
+
+  kv::StderrLogger logger(kv::parse_log_level(config.log_level));
+  kv::Metrics metrics;
+
+  // The HTTP port first: a port in use is the most common mistake, and is cheap to report.
+  std::unique_ptr<kv::KvNode> node;
+  std::unique_ptr<kv::KvService> service;
+  kv::http::ServerOptions http_options;
+  http_options.listen_address = fmt::format("{}:{}", config.http_host, config.http_port);
+  http_options.threads = 2;
+  http_options.log = [&logger](const std::string& line) {
+    logger.log(raft::LogLevel::kWarn, "http: " + line);
+  };
+  kv::KvService* service_ptr = nullptr;
+  std::atomic<bool> ready{false};
+  auto handler = [&service_ptr, &ready](kv::http::Request request, kv::http::Responder respond) {
+    if (!ready.load()) {
+      return respond(kv::http::Response::error(503, "kvserver is starting"));
+    }
+    service_ptr->handle(std::move(request), std::move(respond));
+  };
+  // The body limit depends on the service's limits, computed from the configuration alone.
+  http_options.max_body_bytes = config.max_value_bytes + 6 * config.max_key_bytes + (64 << 10);
+  auto http = kv::http::Server::start(http_options, handler);
+  if (!http.ok()) {
+    return fail(fmt::format("cannot serve HTTP on {}: {}", http_options.listen_address,
+                            http.status().message()));
+  }
+
+  auto started = kv::KvNode::start(config, logger);
+  if (!started.ok()) {
+    (*http)->shutdown(std::chrono::milliseconds(0));
+    return fail(started.status().message());
+  }
+  node = std::move(started).value();
+  service = std::make_unique<kv::KvService>(*node, metrics);
+  service_ptr = service.get();
+  ready.store(true);
+  logger.log(
+      raft::LogLevel::kInfo,
+      fmt::format("kvserver {} ready: HTTP on {} (advertised {}), Raft on {}, data in {}, "
+                  "cluster {}{}",
+                  config.id, (*http)->local_address(), config.http_address(), config.raft_address(),
+                  config.data_dir, node->cluster_id(), node->joining() ? " (joining)" : ""));
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  logger.log(raft::LogLevel::kInfo, fmt::format("kvserver {}: {} received, stopping", config.id,
+                                                signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+  // A second signal ends the process at once.
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+  // 1. Stop accepting; requests in flight finish (or time out) within the grace.
+  (*http)->shutdown(kShutdownGrace);
+  // 2. Hand leadership over, stop Raft (pending membership changes complete), close the store.
+  node->stop();
+  service.reset();
+  node.reset();
+  logger.log(raft::LogLevel::kInfo, fmt::format("kvserver {}: stopped", config.id));
+  return 0;
+}

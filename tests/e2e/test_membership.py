@@ -1,0 +1,86 @@
+"""Membership changes over HTTP: POST /raft/remove, and join/remove sent to a follower."""
+
+import urllib.parse
+
+import kvcluster
+from kvcluster import CLUSTER_WAIT, NotYet, config_members, put_until_acknowledged
+
+
+class Membership(kvcluster.KvTestCase):
+    """node1 bootstraps, node2 and node3 join it with --join."""
+
+    def setUp(self):
+        cluster = self.new_cluster()
+        node1 = cluster.add_node("node1")
+        self.nodes = [node1, cluster.add_node("node2", join=node1),
+                      cluster.add_node("node3", join=node1)]
+        self.leader = cluster.wait_for_leader(self.nodes)
+        cluster.wait_for_members(self.leader, [n.id for n in self.nodes])
+        self.followers = [n for n in self.nodes if n is not self.leader]
+
+    def assert_redirected_to_leader(self, response, path, what):
+        self.assertStatus(response, 307, what)
+        location = urllib.parse.urlsplit(response.headers.get("location", ""))
+        self.assertEqual((location.port, location.path), (self.leader.http_port, path),
+                         f"{what}: Location {response.headers.get('location')!r}")
+        self.assertEqual(response.json.get("leader", {}).get("id"), self.leader.id,
+                         f"{what}: the body names the leader: {response}")
+
+    def test_removed_node_leaves_the_configuration_and_the_rest_keep_writing(self):
+        """POST /raft/remove {"node_id"} on the leader answers 200; the removed follower is
+        gone from the leader's configuration; with it killed, the other two still commit."""
+        removed = self.followers[-1]
+        r = self.leader.request("POST", "/raft/remove", {"node_id": removed.id})
+        self.assertStatus(r, 200, f"remove {removed.id}")
+        remaining = {n.id: "Voter" for n in self.nodes if n is not removed}
+
+        def removed_from_config():
+            members = config_members(self.leader.stats(timeout=5))
+            if members != remaining:
+                raise NotYet(f"configuration {members}")
+            return True
+        self.wait_until(removed_from_config, CLUSTER_WAIT,
+                        f"{removed.id} to leave the leader's configuration")
+        removed.kill()
+        survivors = [n for n in self.nodes if n is not removed]
+        put_until_acknowledged(survivors, "after-remove", 1)
+        for n in survivors:
+            r = n.get("after-remove")
+            self.assertStatus(r, 200, f"read on {n.id} after the remove")
+            self.assertEqual(r.data["value"], 1)
+
+    def test_remove_sent_to_a_follower_is_redirected_to_the_leader(self):
+        """POST /raft/remove on a follower answers 307 to the leader's /raft/remove and
+        changes nothing by itself."""
+        follower = self.followers[0]
+        r = follower.request("POST", "/raft/remove", {"node_id": self.followers[1].id})
+        self.assert_redirected_to_leader(r, "/raft/remove", "remove sent to a follower")
+        self.assertEqual(config_members(self.leader.stats()),
+                         {n.id: "Voter" for n in self.nodes}, "nobody was removed")
+
+    def test_join_sent_to_a_follower_is_redirected_to_the_leader(self):
+        """POST /raft/join on a follower answers 307 to the leader's /raft/join; following
+        the redirect adds the new node as a voter."""
+        node4 = self.cluster.add_node("node4")
+        self.cluster.wait_for_leader([node4])  # it bootstrapped itself, as in the seed flow
+        follower = self.followers[0]
+        r = follower.join_request("node4", node4.raft_address)
+        self.assert_redirected_to_leader(r, "/raft/join", "join sent to a follower")
+        r = follower.join_request("node4", node4.raft_address, follow_redirects=True)
+        self.assertStatus(r, 200, "the followed join")
+        self.cluster.wait_for_members(self.leader, ["node1", "node2", "node3", "node4"])
+        leader = self.cluster.wait_for_leader(self.nodes + [node4])
+        self.assertEqual(leader.id, self.leader.id, "node4 follows the cluster's leader")
+
+    def test_remove_of_an_unknown_node_is_an_error(self):
+        """POST /raft/remove of an id that is not in the configuration answers a 4xx error
+        and leaves the configuration unchanged."""
+        r = self.leader.request("POST", "/raft/remove", {"node_id": "nobody"})
+        self.assertTrue(400 <= r.status < 500, f"remove of an unknown id: {r}")
+        self.assertErrorBody(r)
+        self.assertEqual(config_members(self.leader.stats()),
+                         {n.id: "Voter" for n in self.nodes})
+
+
+if __name__ == "__main__":
+    kvcluster.main()

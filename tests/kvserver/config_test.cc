@@ -1,0 +1,122 @@
+// kvserver's configuration: flags, the seed's environment variables as fallbacks, defaults,
+// and the one-line errors for bad values.
+#include "kvserver/config.h"
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Env {
+  std::map<std::string, std::string> vars;
+  kv::GetEnv getenv() const {
+    return [this](const char* name) -> const char* {
+      auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  }
+};
+
+raft::Result<kv::ParsedConfig> parse(std::vector<std::string> args, const Env& env = {}) {
+  args.insert(args.begin(), "kvserver");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return kv::parse_config(static_cast<int>(argv.size()), argv.data(), env.getenv());
+}
+
+kv::Config config_of(std::vector<std::string> args, const Env& env = {}) {
+  auto parsed = parse(std::move(args), env);
+  INFO(parsed.status().to_string());
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->config.has_value());
+  return *parsed->config;
+}
+
+std::string error_of(std::vector<std::string> args, const Env& env = {}) {
+  auto parsed = parse(std::move(args), env);
+  REQUIRE_FALSE(parsed.ok());
+  REQUIRE(parsed.status().code() == raft::ErrorCode::kInvalidArgument);
+  return parsed.status().message();
+}
+
+}  // namespace
+
+TEST_CASE("the seed's environment variables configure a node without flags", "[config]") {
+  Env env{{{"SERVER_PORT", "20002"},
+           {"RAFT_NODE_ID", "node2"},
+           {"RAFT_PORT", "10002"},
+           {"RAFT_VOL_DIR", "/tmp/node_2_data"}}};
+  const kv::Config c = config_of({}, env);
+  CHECK(c.id == "node2");
+  CHECK(c.http_port == 20002);
+  CHECK(c.raft_port == 10002);
+  CHECK(c.data_dir == "/tmp/node_2_data");
+  CHECK(c.http_address() == "127.0.0.1:20002");
+  CHECK(c.raft_address() == "127.0.0.1:10002");
+  CHECK(c.join.empty());
+}
+
+TEST_CASE("flags take precedence over the environment", "[config]") {
+  Env env{{{"SERVER_PORT", "20002"}, {"RAFT_NODE_ID", "node2"}, {"RAFT_PORT", "10002"}}};
+  const kv::Config c = config_of(
+      {"--id", "n9", "--http-port", "30009", "--raft-port=40009", "--raft-addr", "10.0.0.9"}, env);
+  CHECK(c.id == "n9");
+  CHECK(c.http_port == 30009);
+  CHECK(c.raft_port == 40009);
+  CHECK(c.raft_address() == "10.0.0.9:40009");
+  CHECK(c.data_dir == "data/n9");  // the default follows the id
+}
+
+TEST_CASE("defaults apply when neither flag nor environment is given", "[config]") {
+  const kv::Config c = config_of({"--id", "a"});
+  const kv::Config d;
+  CHECK(c.http_port == d.http_port);
+  CHECK(c.raft_port == d.raft_port);
+  CHECK(c.snapshot_threshold == d.snapshot_threshold);
+  CHECK(c.max_key_bytes == 4096);
+  CHECK(c.max_value_bytes == 1u << 20);
+  CHECK(c.request_timeout_ms == d.request_timeout_ms);
+}
+
+TEST_CASE("the join flag takes a list of HTTP addresses, with or without http://", "[config]") {
+  const kv::Config c = config_of({"--id", "a", "--join", "http://127.0.0.1:1/,127.0.0.1:2"});
+  CHECK(c.join == std::vector<std::string>{"127.0.0.1:1", "127.0.0.1:2"});
+}
+
+TEST_CASE("a missing id is an error naming the flag and the variable", "[config]") {
+  const std::string e = error_of({});
+  CHECK(e.find("--id") != std::string::npos);
+  CHECK(e.find("RAFT_NODE_ID") != std::string::npos);
+}
+
+TEST_CASE("bad values are one-line errors naming the flag", "[config]") {
+  CHECK(error_of({"--id", "a", "--http-port", "http"}).find("--http-port") != std::string::npos);
+  CHECK(error_of({"--id", "a", "--raft-port", "70000"}).find("out of range") != std::string::npos);
+  CHECK(error_of({"--id", "a"}, Env{{{"SERVER_PORT", "0"}}}).find("--http-port") !=
+        std::string::npos);
+  CHECK(error_of({"--id", "a", "--heartbeat-ms", "500", "--election-timeout-ms", "600"})
+            .find("at least twice") != std::string::npos);
+  CHECK(error_of({"--id", "a", "--log-level", "loud"}).find("--log-level") != std::string::npos);
+  CHECK(error_of({"--id", "a b"}).find("--id") != std::string::npos);
+  CHECK(error_of({"--id", "a", "--max-value-bytes", "-1"}).find("--max-value-bytes") !=
+        std::string::npos);
+}
+
+TEST_CASE("an unknown flag or a stray argument is an error", "[config]") {
+  CHECK(error_of({"--id", "a", "--bogus"}).find("bogus") != std::string::npos);
+  CHECK(error_of({"--id", "a", "stray"}).find("stray") != std::string::npos);
+}
+
+TEST_CASE("the help text lists every flag with its default", "[config]") {
+  auto parsed = parse({"--help"});
+  REQUIRE(parsed.ok());
+  CHECK_FALSE(parsed->config.has_value());
+  for (const char* flag : {"--id", "--http-port", "--raft-port", "--raft-addr", "--data-dir",
+                           "--join", "--snapshot-threshold", "--max-value-bytes", "SERVER_PORT",
+                           "RAFT_VOL_DIR", "20001", "10001"}) {
+    INFO(flag);
+    CHECK(parsed->print.find(flag) != std::string::npos);
+  }
+}
