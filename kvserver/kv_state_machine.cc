@@ -530,10 +530,12 @@ std::shared_ptr<KvStateMachine::Database> KvStateMachine::database() const {
 }
 
 std::string KvStateMachine::execute(const std::string& data, Database& db,
-                                    leveldb::WriteBatch* batch) {
+                                    leveldb::WriteBatch* batch,
+                                    std::unordered_map<std::string, bool>* written) {
   pb::CommandResult result;
   pb::Command command;
-  auto exists = [&db](const std::string& key) {
+  auto exists = [&db, written](const std::string& key) {
+    if (auto it = written->find(key); it != written->end()) return it->second;
     std::string ignored;
     leveldb::Status s = db.db().Get(leveldb::ReadOptions(), key, &ignored);
     if (s.IsNotFound()) return false;
@@ -550,12 +552,14 @@ std::string KvStateMachine::execute(const std::string& data, Database& db,
       const std::string key = data_key(command.put().key());
       result.set_existed(exists(key));
       batch->Put(key, command.put().value());
+      (*written)[key] = true;
       break;
     }
     case pb::Command::kDelete: {
       const std::string key = data_key(command.delete_().key());
       result.set_existed(exists(key));
       batch->Delete(key);
+      (*written)[key] = false;
       break;
     }
     case pb::Command::kSetMember: {
@@ -568,8 +572,10 @@ std::string KvStateMachine::execute(const std::string& data, Database& db,
       result.set_existed(exists(key));
       if (command.set_member().http_address().empty()) {
         batch->Delete(key);
+        (*written)[key] = false;
       } else {
         batch->Put(key, command.set_member().http_address());
+        (*written)[key] = true;
       }
       break;
     }
@@ -582,18 +588,35 @@ std::string KvStateMachine::execute(const std::string& data, Database& db,
 }
 
 std::string KvStateMachine::apply(const raft::pb::Entry& entry) {
-  // The host never repeats an index; should one come anyway, its effects are already here.
-  if (entry.index() <= applied_index_.load()) return "";
+  std::vector<raft::pb::Entry> one{entry};
+  return std::move(apply_batch(one).front());
+}
+
+std::vector<std::string> KvStateMachine::apply_batch(const std::vector<raft::pb::Entry>& entries) {
+  std::vector<std::string> responses(entries.size());
   Database& db = *db_;  // only this thread replaces db_
   leveldb::WriteBatch batch;
-  std::string response;
-  if (entry.type() == raft::pb::ENTRY_NORMAL) response = execute(entry.data(), db, &batch);
-  put_applied(batch, entry.index(), entry.term());
+  std::unordered_map<std::string, bool> written;
+  const raft::pb::Entry* last = nullptr;
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    const raft::pb::Entry& entry = entries[k];
+    // The host never repeats an index; should one come anyway, its effects are already here.
+    if (entry.index() <= applied_index_.load() || (last && entry.index() <= last->index())) {
+      continue;
+    }
+    if (entry.type() == raft::pb::ENTRY_NORMAL) {
+      responses[k] = execute(entry.data(), db, &batch, &written);
+    }
+    last = &entry;
+  }
+  if (last == nullptr) return responses;
+  put_applied(batch, last->index(), last->term());
   leveldb::Status s = db.db().Write(leveldb::WriteOptions(), &batch);
-  if (!s.ok()) fatal("writing entry " + std::to_string(entry.index()) + ": " + s.ToString());
-  applied_term_.store(entry.term());
-  applied_index_.store(entry.index());
-  return response;
+  if (!s.ok())
+    fatal("writing entries up to " + std::to_string(last->index()) + ": " + s.ToString());
+  applied_term_.store(last->term());
+  applied_index_.store(last->index());
+  return responses;
 }
 
 Result<std::unique_ptr<raft::StateMachineSnapshot>> KvStateMachine::snapshot() {

@@ -67,6 +67,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "raft/raft.pb.h"
 #include "raft/state_machine.h"
@@ -95,6 +97,9 @@ class KvStateMachine final : public raft::StateMachine {
   // An entry at or below last_applied() (which the host never sends) changes nothing and
   // answers "": its effects are already in the database.
   std::string apply(const raft::pb::Entry& entry) override;
+  // All of `entries` in ONE WriteBatch (their effects and the applied position of the last),
+  // so a batch costs one LevelDB log write: a crash keeps all of it or none.
+  std::vector<std::string> apply_batch(const std::vector<raft::pb::Entry>& entries) override;
   raft::Index last_applied() const override { return applied_index_.load(); }
   raft::Result<std::unique_ptr<raft::StateMachineSnapshot>> snapshot() override;
   raft::Status restore(const raft::pb::SnapshotMetadata& metadata,
@@ -121,7 +126,10 @@ class KvStateMachine final : public raft::StateMachine {
 
   std::shared_ptr<Database> database() const;
   // Executes a Command into `batch`; returns the serialized CommandResult.
-  std::string execute(const std::string& data, Database& db, leveldb::WriteBatch* batch);
+  // `written` holds the keys this batch already set (true) or deleted (false), which LevelDB
+  // does not show yet.
+  std::string execute(const std::string& data, Database& db, leveldb::WriteBatch* batch,
+                      std::unordered_map<std::string, bool>* written);
 
   const std::filesystem::path dir_;
   const int lock_fd_;

@@ -596,3 +596,36 @@ TEST_CASE("member records travel in snapshots") {
   CHECK(get(*copy, "b") == std::optional<std::string>("2"));
   CHECK(snapshot_bytes(*copy) == stream);
 }
+
+TEST_CASE("apply_batch answers each command as if applied one by one, in one write") {
+  TempDir dir;
+  auto sm = open_sm(dir.path());
+  sm->apply(put(1, "a", "old"));
+  std::vector<raft::pb::Entry> batch = {put(2, "a", "new"),  // existed: yes
+                                        del(3, "a"),         // existed: yes (set just before)
+                                        put(4, "b", "1"),    // existed: no
+                                        put(5, "b", "2"),    // existed: yes (set just before)
+                                        del(6, "c"),         // existed: no
+                                        entry(7, 2, raft::pb::ENTRY_CONF_CHANGE, "")};
+  const std::vector<std::string> responses = sm->apply_batch(batch);
+  REQUIRE(responses.size() == batch.size());
+  CHECK(result_of(responses[0]).existed());
+  CHECK(result_of(responses[1]).existed());
+  CHECK_FALSE(result_of(responses[2]).existed());
+  CHECK(result_of(responses[3]).existed());
+  CHECK_FALSE(result_of(responses[4]).existed());
+  CHECK(responses[5].empty());
+  CHECK(sm->last_applied() == 7);
+  CHECK(sm->applied_term() == 2);
+  CHECK_FALSE(get(*sm, "a").has_value());
+  CHECK(get(*sm, "b") == std::optional<std::string>("2"));
+  // Entries at or below the applied index change nothing; the rest of the batch applies.
+  const std::vector<std::string> again = sm->apply_batch({put(7, "b", "x"), put(8, "d", "4")});
+  CHECK(again[0].empty());
+  CHECK(get(*sm, "b") == std::optional<std::string>("2"));
+  CHECK(get(*sm, "d") == std::optional<std::string>("4"));
+  sm.reset();
+  auto reopened = open_sm(dir.path());
+  CHECK(reopened->last_applied() == 8);
+  CHECK(get(*reopened, "b") == std::optional<std::string>("2"));
+}

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "common/snapshot_adapters.h"
@@ -177,18 +179,38 @@ void ApplyWorker::run() {
 }
 
 void ApplyWorker::apply_entries(std::vector<pb::Entry>& entries) {
-  Index applied = applied_.load();
-  Term applied_term = applied_term_.load();
-  for (pb::Entry& e : entries) {
-    if (e.index() <= applied) continue;  // covered by a snapshot restored meanwhile
-    if (e.index() != applied + 1) {
+  // Entries covered by a snapshot restored meanwhile are skipped; the rest must follow the
+  // applied index without a gap. They go to the state machine in batches.
+  Index next = applied_.load() + 1;
+  std::size_t first = 0;
+  while (first < entries.size() && entries[first].index() < next) ++first;
+  for (std::size_t k = first; k < entries.size(); ++k) {
+    if (entries[k].index() != next + (k - first)) {
       failed_ = true;
-      on_fatal_(Status(
-          ErrorCode::kCorruption,
-          fmt::format("apply: entry {} follows applied index {} (gap)", e.index(), applied)));
+      on_fatal_(Status(ErrorCode::kCorruption,
+                       fmt::format("apply: entry {} follows applied index {} (gap)",
+                                   entries[k].index(), next + (k - first) - 1)));
       return;
     }
-    std::string response = fsm_.apply(e);
+  }
+  std::vector<pb::Entry> batch;
+  for (std::size_t k = first; k < entries.size(); k += kMaxApplyBatch) {
+    const std::size_t end = std::min(entries.size(), k + kMaxApplyBatch);
+    batch.assign(std::make_move_iterator(entries.begin() + static_cast<std::ptrdiff_t>(k)),
+                 std::make_move_iterator(entries.begin() + static_cast<std::ptrdiff_t>(end)));
+    std::vector<std::string> responses = fsm_.apply_batch(batch);
+    responses.resize(batch.size());  // a short answer must not leave futures hanging
+    complete_applied(batch, responses);
+  }
+}
+
+void ApplyWorker::complete_applied(const std::vector<pb::Entry>& entries,
+                                   std::vector<std::string>& responses) {
+  Index applied = applied_.load();
+  Term applied_term = applied_term_.load();
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    const pb::Entry& e = entries[k];
+    std::string& response = responses[k];
     if (e.type() == pb::ENTRY_CONF_CHANGE) {
       pb::Configuration c;
       if (c.ParseFromString(e.data())) configuration_ = std::move(c);
