@@ -42,7 +42,7 @@ struct Cluster {
     while (node.raft->has_ready()) {
       raft::Ready rd = node.raft->ready();
       for (raft::pb::Message& m : rd.messages) network.push_back(std::move(m));
-      if (!rd.entries.empty() && !node.storage.append(rd.entries).ok()) std::abort();
+      if (!rd.entries.empty() && !node.storage.append(std::move(rd.entries)).ok()) std::abort();
       if (rd.hard_state) node.storage.set_hard_state(*rd.hard_state);
       for (raft::pb::Message& m : rd.persisted_messages) network.push_back(std::move(m));
       for (const raft::pb::Entry& e : rd.committed_entries) {

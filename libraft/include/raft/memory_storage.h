@@ -32,6 +32,8 @@ class MemoryStorage final : public LogReader {
   // [first_index(), last_index() + 1]: an overlapping suffix is replaced (truncate on
   // conflict). Entries wholly below first_index() are ignored.
   Status append(const std::vector<pb::Entry>& entries);
+  // The same, taking the entries' payloads instead of copying them.
+  Status append(std::vector<pb::Entry>&& entries);
   void set_hard_state(const pb::HardState& hard_state);
   const pb::HardState& hard_state() const { return hard_state_; }
   // The base configuration: in force before any configuration entry of the log (a node that

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "raft/configuration.h"
 
@@ -48,6 +49,20 @@ Result<std::vector<pb::Entry>> MemoryStorage::entries(Index lo, Index hi,
     out.push_back(e);
   }
   return out;
+}
+
+Status MemoryStorage::append(std::vector<pb::Entry>&& entries) {
+  if (entries.empty()) return {};
+  const Index offset = entries_.front().index();
+  auto checked = check_append(entries);
+  if (!checked.ok()) return checked.status();
+  const std::size_t skip = *checked;
+  if (skip == entries.size()) return {};
+  entries_.resize(entries[skip].index() - offset);  // drop the conflicting suffix, if any
+  entries_.insert(entries_.end(),
+                  std::make_move_iterator(entries.begin() + static_cast<std::ptrdiff_t>(skip)),
+                  std::make_move_iterator(entries.end()));
+  return {};
 }
 
 Status MemoryStorage::append(const std::vector<pb::Entry>& entries) {
