@@ -66,18 +66,7 @@ Status MemoryStorage::append(std::vector<pb::Entry>&& entries) {
 }
 
 Status MemoryStorage::append(const std::vector<pb::Entry>& entries) {
-  if (entries.empty()) return {};
-  const Index offset = entries_.front().index();
-  // Entries already compacted away are ignored.
-  auto checked = check_append(entries);
-  if (!checked.ok()) return checked.status();
-  const std::size_t skip = *checked;
-  if (skip == entries.size()) return {};
-  const Index start = entries[skip].index();
-  entries_.resize(start - offset);  // drop the conflicting suffix, if any
-  entries_.insert(entries_.end(), entries.begin() + static_cast<std::ptrdiff_t>(skip),
-                  entries.end());
-  return {};
+  return append(std::vector<pb::Entry>(entries));
 }
 
 void MemoryStorage::set_hard_state(const pb::HardState& hard_state) { hard_state_ = hard_state; }
