@@ -34,6 +34,9 @@ struct Config {
   std::string http_address() const;
   // "raft_addr:raft_port": the raft address this node advertises to peers.
   std::string raft_address() const;
+  // The largest request body these limits allow: the value's JSON text, the key (JSON-escaped:
+  // at most 6 bytes per byte) and room for the rest.
+  std::size_t max_body_bytes() const { return max_value_bytes + 6 * max_key_bytes + (64 << 10); }
 };
 
 // What parse_config() found: a configuration to run, or a text to print and exit 0 (--help,

@@ -261,28 +261,13 @@ void KvNode::join_loop() {
       if (stopping_) return;
       if (instance_ && is_voter(*instance_)) break;
     }
-    std::string address = config_.join[next++ % config_.join.size()];
-    std::string target = "/raft/join";
-    std::string outcome;
-    bool added = false;
-    for (int hop = 0; hop <= kMaxRedirects; ++hop) {
-      auto response = http::request(address, "POST", target, payload, kJoinAttemptTimeout);
-      if (!response.ok()) {
-        outcome = response.status().to_string();
-        break;
-      }
-      if (response->status == 307 || response->status == 308) {
-        std::string location = response->header("location");
-        if (location.starts_with("http://")) location = location.substr(7);
-        const auto slash = location.find('/');
-        address = location.substr(0, slash);
-        target = slash == std::string::npos ? "/" : location.substr(slash);
-        continue;
-      }
-      added = response->status == 200;
-      outcome = fmt::format("{} {}", response->status, response->body);
-      break;
-    }
+    const std::string& address = config_.join[next++ % config_.join.size()];
+    auto response = http::request_following_redirects(address, "POST", "/raft/join", payload,
+                                                      kJoinAttemptTimeout, kMaxRedirects);
+    const bool added = response.ok() && response->status == 200;
+    const std::string outcome = response.ok()
+                                    ? fmt::format("{} {}", response->status, response->body)
+                                    : response.status().to_string();
     if (added) {
       logger_.log(LogLevel::kInfo,
                   fmt::format("{}: added to the cluster via {}", config_.id, address));

@@ -34,11 +34,6 @@ KvService::KvService(KvNode& node, Metrics& metrics)
 
 KvService::~KvService() { membership_pool_.join(); }
 
-std::size_t KvService::max_body_bytes() const {
-  // The value's JSON text, the key (escaped: at most 6 bytes per byte) and some room.
-  return node_.config().max_value_bytes + 6 * node_.config().max_key_bytes + (64 << 10);
-}
-
 void KvService::handle(Request request, Responder respond) {
   std::string route;
   const std::string& path = request.path;
@@ -95,13 +90,20 @@ std::shared_ptr<KvService::Instance> KvService::instance_or_503(const Responder&
   return instance;
 }
 
+std::optional<std::string> KvService::http_address_of(const KvStateMachine& fsm,
+                                                      const raft::NodeId& id) {
+  if (id.empty()) return std::nullopt;
+  auto address = fsm.member_address(id);
+  return address.ok() ? *address : std::nullopt;
+}
+
 std::string KvService::leader_json(Instance& instance) const {
   const raft::LeaderInfo leader = instance.raft->leader();
   if (leader.id.empty()) return "null";
-  auto http = instance.fsm->member_address(leader.id);
+  const auto http = http_address_of(*instance.fsm, leader.id);
   return fmt::format("{{\"id\":{},\"raft_address\":{},\"http_address\":{}}}",
                      json_string(leader.id), json_string(leader.address),
-                     http.ok() && http->has_value() ? json_string(**http) : "null");
+                     http ? json_string(*http) : "null");
 }
 
 bool KvService::leader_or_redirect(Instance& instance, const Request& request,
@@ -115,8 +117,8 @@ bool KvService::leader_or_redirect(Instance& instance, const Request& request,
                        "leader", "null"));
     return false;
   }
-  auto http = instance.fsm->member_address(leader.id);
-  if (!http.ok() || !http->has_value()) {
+  const auto http = http_address_of(*instance.fsm, leader.id);
+  if (!http) {
     respond(error_with(503,
                        fmt::format("the leader is '{}', whose HTTP address this node does not "
                                    "know yet; retry shortly",
@@ -127,7 +129,7 @@ bool KvService::leader_or_redirect(Instance& instance, const Request& request,
   Response r =
       error_with(307, fmt::format("this node is a follower; the leader is '{}'", leader.id),
                  "leader", leader_json(instance));
-  r.headers.emplace_back("Location", "http://" + **http + request.target);
+  r.headers.emplace_back("Location", "http://" + *http + request.target);
   respond(std::move(r));
   return false;
 }
@@ -218,16 +220,14 @@ void KvService::get(const Request& request, const std::string& key, Responder re
       const Status& s = index.status();
       if (s.code() == ErrorCode::kNotLeader) {
         // A lease read on a node that is no longer the leader: send the client to the new one.
-        auto http = s.leader_hint().empty()
-                        ? raft::Result<std::optional<std::string>>(std::optional<std::string>())
-                        : fsm->member_address(s.leader_hint());
-        if (lease && http.ok() && http->has_value()) {
+        const auto http = http_address_of(*fsm, s.leader_hint());
+        if (lease && http) {
           Response r = error_with(307,
                                   fmt::format("this node is not the leader; the leader is "
                                               "'{}'",
                                               s.leader_hint()),
                                   "leader", json_string(s.leader_hint()));
-          r.headers.emplace_back("Location", "http://" + **http + target);
+          r.headers.emplace_back("Location", "http://" + *http + target);
           return respond(std::move(r));
         }
         return respond(error_with(503,

@@ -19,7 +19,10 @@
 
 #include <asio/thread_pool.hpp>
 #include <chrono>
+#include <functional>
+#include <future>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "http/server.h"
@@ -37,9 +40,6 @@ class KvService {
 
   // The http::Handler.
   void handle(http::Request request, http::Responder respond);
-
-  // The largest request body the limits allow (for http::ServerOptions::max_body_bytes).
-  std::size_t max_body_bytes() const;
 
  private:
   using Instance = KvNode::Instance;
@@ -59,10 +59,22 @@ class KvService {
   // or 503 without a leader, and returns false.
   bool leader_or_redirect(Instance& instance, const http::Request& request,
                           const http::Responder& respond) const;
+  // The HTTP address the state machine records for member `id` (a SetMember command);
+  // std::nullopt when none is known (or `id` is empty, or the store cannot be read).
+  static std::optional<std::string> http_address_of(const KvStateMachine& fsm,
+                                                    const raft::NodeId& id);
   // The JSON object for the leader in error bodies ({"id","raft_address","http_address"}), or
   // "null".
   std::string leader_json(Instance& instance) const;
   std::string stats_json(Instance& instance) const;
+  // Membership changes only have blocking forms: runs one on the membership pool. `start`
+  // begins it on the live instance (which is not held while waiting); `finish` answers with
+  // its result and the instance still live afterwards (null once the node stopped).
+  using MembershipResult = raft::Result<raft::Index>;
+  void await_membership(std::weak_ptr<Instance> weak,
+                        std::function<std::future<MembershipResult>(raft::Raft&)> start,
+                        std::function<void(const MembershipResult&, Instance*)> finish,
+                        const http::Responder& respond);
   // Replicates `command`; answers with `success` (a full JSON body) once applied.
   void propose(Instance& instance, std::string command, std::string success,
                const http::Responder& respond);

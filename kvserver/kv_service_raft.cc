@@ -52,13 +52,8 @@ std::string KvService::stats_json(Instance& instance) const {
   for (const auto& [key, value] : instance.raft->stats()) data[key] = value;
   data["http_address"] = node_.config().http_address();
   data["cluster_id"] = instance.cluster_id;
-  const raft::LeaderInfo leader = instance.raft->leader();
-  std::string leader_http;
-  if (!leader.id.empty()) {
-    auto address = instance.fsm->member_address(leader.id);
-    if (address.ok() && address->has_value()) leader_http = **address;
-  }
-  data["leader_http_address"] = leader_http;
+  data["leader_http_address"] =
+      http_address_of(*instance.fsm, instance.raft->leader().id).value_or("");
   return data.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -80,15 +75,10 @@ void KvService::join(const Request& request, Responder respond) {
                                   stats_json(*instance)));
     }
   }
-  // add_voter only has a blocking form: wait on the membership pool.
-  std::weak_ptr<Instance> weak = instance;
-  asio::post(membership_pool_, [this, weak, id, address, respond] {
-    auto live = weak.lock();
-    if (!live) return respond(api::error(503, "this node is stopping"));
-    auto future = live->raft->add_voter(id, address, kMembershipTimeout);
-    live.reset();  // do not hold Raft while waiting
-    auto result = future.get();
-    live = weak.lock();
+  auto start = [id, address](raft::Raft& raft) {
+    return raft.add_voter(id, address, kMembershipTimeout);
+  };
+  auto finish = [this, id, address, respond](const MembershipResult& result, Instance* live) {
     if (result.ok()) {
       if (!live) return respond(api::error(503, "this node is stopping"));
       return respond(api::success(fmt::format("node {} at {} joined successfully", id, address),
@@ -111,6 +101,23 @@ void KvService::join(const Request& request, Responder respond) {
       default:
         return respond(api::error(503, fmt::format("the join failed: {}", s.to_string())));
     }
+  };
+  await_membership(instance, std::move(start), std::move(finish), respond);
+}
+
+void KvService::await_membership(std::weak_ptr<Instance> weak,
+                                 std::function<std::future<MembershipResult>(raft::Raft&)> start,
+                                 std::function<void(const MembershipResult&, Instance*)> finish,
+                                 const Responder& respond) {
+  asio::post(membership_pool_, [weak = std::move(weak), start = std::move(start),
+                                finish = std::move(finish), respond] {
+    auto live = weak.lock();
+    if (!live) return respond(api::error(503, "this node is stopping"));
+    auto future = start(*live->raft);
+    live.reset();  // do not hold Raft while waiting
+    const MembershipResult result = future.get();
+    live = weak.lock();
+    finish(result, live.get());
   });
 }
 
@@ -122,14 +129,8 @@ void KvService::remove_server(const Request& request, Responder respond) {
   const std::string id = *node_id;
   auto instance = instance_or_503(respond);
   if (!instance || !leader_or_redirect(*instance, request, respond)) return;
-  std::weak_ptr<Instance> weak = instance;
-  asio::post(membership_pool_, [this, weak, id, respond] {
-    auto live = weak.lock();
-    if (!live) return respond(api::error(503, "this node is stopping"));
-    auto future = live->raft->remove_server(id, kMembershipTimeout);
-    live.reset();
-    auto result = future.get();
-    live = weak.lock();
+  auto start = [id](raft::Raft& raft) { return raft.remove_server(id, kMembershipTimeout); };
+  auto finish = [this, id, respond](const MembershipResult& result, Instance* live) {
     if (result.ok()) {
       if (!live)
         return respond(api::success(fmt::format("node {} removed successfully", id), "{}"));
@@ -149,7 +150,8 @@ void KvService::remove_server(const Request& request, Responder respond) {
       default:
         return respond(api::error(503, fmt::format("removing {} failed: {}", id, s.to_string())));
     }
-  });
+  };
+  await_membership(instance, std::move(start), std::move(finish), respond);
 }
 
 void KvService::stats(Responder respond) {

@@ -65,8 +65,7 @@ int main(int argc, char** argv) {
     }
     service_ptr->handle(std::move(request), std::move(respond));
   };
-  // The body limit depends on the service's limits, computed from the configuration alone.
-  http_options.max_body_bytes = config.max_value_bytes + 6 * config.max_key_bytes + (64 << 10);
+  http_options.max_body_bytes = config.max_body_bytes();
   auto http = kv::http::Server::start(http_options, handler);
   if (!http.ok()) {
     return fail(fmt::format("cannot serve HTTP on {}: {}", http_options.listen_address,

@@ -99,8 +99,7 @@ class ApplyWorker {
   void apply_entries(std::vector<pb::Entry>& entries);
   // After the state machine applied `entries` (consecutive): records configurations,
   // completes their proposals with `responses` and publishes the new applied index.
-  void complete_applied(const std::vector<pb::Entry>& entries,
-                        std::vector<std::string>& responses);
+  void complete_applied(const std::vector<pb::Entry>& entries, std::vector<std::string>& responses);
   void restore(Task& task);
   void take_snapshot(std::vector<Callback<SnapshotMeta>> waiters);
   void publish_applied(Index applied, Term term);

@@ -97,12 +97,13 @@ void Raft::read_index(Timeout timeout, Callback<Index> done) {
 
 std::future<Result<Index>> Raft::lease_read(Timeout timeout) {
   auto [future, callback] = promise_callback<Index>();
-  impl_->lease_read(timeout, std::move(callback));
+  impl_->read(/*verify_only=*/false, /*wait_apply=*/true, timeout, std::move(callback),
+              ReadMode::kLease);
   return std::move(future);
 }
 
 void Raft::lease_read(Timeout timeout, Callback<Index> done) {
-  impl_->lease_read(timeout, std::move(done));
+  impl_->read(false, true, timeout, std::move(done), ReadMode::kLease);
 }
 
 std::future<Status> Raft::verify_leader(Timeout timeout) {

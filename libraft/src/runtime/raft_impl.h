@@ -40,10 +40,10 @@ class Raft::Impl {
 
   Status bootstrap_cluster(const pb::Configuration& configuration);
   void apply(std::string command, Timeout timeout, Callback<ApplyResult> done);
-  void read(bool verify_only, bool wait_apply, Timeout timeout, Callback<Index> done);
-  // Leader only: a lease read (RawNode::read_index with ReadMode::kLease), then waits until
-  // this node applied its index.
-  void lease_read(Timeout timeout, Callback<Index> done);
+  // A read point (RawNode::read_index in `mode`); verify_only and kLease: leader only;
+  // wait_apply: completes once this node applied the index.
+  void read(bool verify_only, bool wait_apply, Timeout timeout, Callback<Index> done,
+            ReadMode mode = ReadMode::kReadIndex);
   void change(ConfChange change, Timeout timeout, Callback<Index> done);
   void transfer(NodeId target, Timeout timeout, DoneCallback done);
   void snapshot(Callback<SnapshotMeta> done);

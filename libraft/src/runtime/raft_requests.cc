@@ -82,15 +82,18 @@ void Raft::Impl::apply(std::string command, Timeout timeout, Callback<ApplyResul
   if (!post(std::move(task))) done(shutting_down());
 }
 
-void Raft::Impl::read(bool verify_only, bool wait_apply, Timeout timeout, Callback<Index> done) {
+void Raft::Impl::read(bool verify_only, bool wait_apply, Timeout timeout, Callback<Index> done,
+                      ReadMode mode) {
   const auto deadline = Clock::now() + timeout;
-  auto task = [this, verify_only, wait_apply, deadline, done]() mutable {
+  auto task = [this, verify_only, wait_apply, deadline, done, mode]() mutable {
     if (stopped_) return done(shutting_down());
-    if (verify_only && node_->role() != Role::kLeader) {
+    if ((verify_only || mode == ReadMode::kLease) && node_->role() != Role::kLeader) {
       return done(Status::not_leader(node_->leader()));
     }
+    // Time the core has not been told of yet would extend the lease.
+    if (mode == ReadMode::kLease) catch_up_ticks();
     std::string context = fmt::format("{}", ++next_read_);
-    if (Status s = node_->read_index(context); !s.ok()) return done(s);
+    if (Status s = node_->read_index(context, mode); !s.ok()) return done(s);
     reads_.emplace(std::move(context), PendingRead{verify_only, wait_apply, deadline, done});
     schedule_ready();
   };
@@ -114,21 +117,6 @@ void Raft::Impl::reissue_reads(const NodeStatus& st) {
     done(s);
   }
   schedule_ready();
-}
-
-void Raft::Impl::lease_read(Timeout timeout, Callback<Index> done) {
-  const auto deadline = Clock::now() + timeout;
-  auto task = [this, deadline, done]() mutable {
-    if (stopped_) return done(shutting_down());
-    if (node_->role() != Role::kLeader) return done(Status::not_leader(node_->leader()));
-    // Time the core has not been told of yet would extend the lease.
-    catch_up_ticks();
-    std::string context = fmt::format("{}", ++next_read_);
-    if (Status s = node_->read_index(context, ReadMode::kLease); !s.ok()) return done(s);
-    reads_.emplace(std::move(context), PendingRead{false, true, deadline, done});
-    schedule_ready();
-  };
-  if (!post(std::move(task))) done(shutting_down());
 }
 
 void Raft::Impl::try_change(PendingChange pending) {
