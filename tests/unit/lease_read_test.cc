@@ -86,12 +86,17 @@ TEST_CASE("a lease read after the lease expired falls back to a ReadIndex round"
   TestNode n(lease_setup());
   make_lease_leader(n);
   const Index commit = n->status().commit;
-  for (int t = 1; t <= kLeaseTicks; ++t) tick_round(n);
+  for (int t = 1; t < kLeaseTicks; ++t) tick_round(n);
+  const std::vector<pb::Message> last_round = tick_round(n);
   Drained d = lease_read(n, "r");
   CHECK(d.read_states.empty());
-  // A round goes out; its acknowledgement answers the read.
-  const auto heartbeats = filter(d.messages, pb::MSG_HEARTBEAT);
-  REQUIRE(heartbeats.size() == 2);
+  // The read waits for a round: the one of this tick is in flight, so the next round leaves
+  // once that one is answered; the next round's acknowledgement answers the read.
+  CHECK(filter(d.messages, pb::MSG_HEARTBEAT).empty());
+  ack_heartbeats(n, last_round, "n3");
+  d = n.drain();
+  CHECK(d.read_states.empty());
+  REQUIRE(filter(d.messages, pb::MSG_HEARTBEAT).size() == 2);
   ack_heartbeats(n, d.messages, "n3");
   CHECK(n.drain().read_states == std::vector<ReadState>{ok_read("r", commit)});
 }
@@ -109,8 +114,12 @@ TEST_CASE("an acknowledgement renews the lease from the send tick of its round, 
   CHECK(lease_read(n, "in-lease").read_states.size() == 1);
   // One tick later the lease measured from the old send tick is over, although the
   // acknowledgement arrived only one tick ago.
-  tick_round(n);
+  const std::vector<pb::Message> last_round = tick_round(n);
   Drained d = lease_read(n, "expired");
+  CHECK(d.read_states.empty());
+  // It waits for a round (the next, once the one of this tick is answered).
+  ack_heartbeats(n, last_round, "n3");
+  d = n.drain();
   CHECK(d.read_states.empty());
   CHECK(filter(d.messages, pb::MSG_HEARTBEAT).size() == 2);
 }

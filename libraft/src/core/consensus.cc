@@ -58,6 +58,7 @@ void Consensus::reset(Term term) {
     timeout_now_sent_ = false;
   }
   round_ticks_.clear();
+  read_round_tick_ = -1;
   removal_transfer_tried_ = false;
   lead_.clear();
   election_elapsed_ = 0;
@@ -418,7 +419,7 @@ void Consensus::send(pb::Message m) {
 bool Consensus::has_ready() const {
   if (ready_outstanding_) return false;  // the host owes an advance() first
   if (pending_bcast_ || !msgs_.empty() || !msgs_after_persist_.empty()) return true;
-  if (read_round_pending_ || !read_states_.empty()) return true;
+  if (read_round_due() || !read_states_.empty()) return true;
   if (!log_.unstable().empty() || log_.has_next_committed_entries()) return true;
   if (!snapshot_chunks_.empty() || log_.unstable().snapshot()) return true;
   if (soft_state() != prev_soft_) return true;
@@ -438,8 +439,8 @@ Ready Consensus::ready() {
     pending_bcast_ = false;
     if (role_ == Role::kLeader) bcast_append();
   }
-  if (read_round_pending_) {
-    // One heartbeat round for every read request taken since the last ready().
+  if (read_round_due()) {
+    // One heartbeat round for every read request taken since the last round left.
     if (role_ == Role::kLeader) bcast_heartbeat();
     read_round_pending_ = false;
   }

@@ -140,6 +140,11 @@ class Consensus {
   // Non-leader: the leader's answer to a request this node forwarded.
   void handle_read_index_response(const pb::Message& m);
   bool committed_in_term() const { return log_.term_or_zero(log_.committed()) == term_; }
+  // Leader: the highest read round a quorum of voters acknowledged (the leader counting itself).
+  std::uint64_t quorum_read_ack() const;
+  // Leader: whether the round that reads_ wait for may leave now: one round is in flight at
+  // a time, the next leaving once a quorum answered the last, or a tick after it left.
+  bool read_round_due() const;
 
   // --- leader lease (read_index.cc) ---
   // Leader: whether a lease read may be answered now without a round (see RawNode::read_index).
@@ -222,6 +227,7 @@ class Consensus {
   std::vector<PendingRead> reads_awaiting_commit_;  // leader: before its first commit in term
   std::uint64_t read_seq_ = 0;                      // the last read round sent
   bool read_round_pending_ = false;     // reads_ wait for a round (sent at the next ready())
+  std::int64_t read_round_tick_ = -1;   // leader_ticks_ when the last round left (-1: none)
   std::vector<ReadState> read_states_;  // for the next Ready
 
   std::vector<pb::Message> msgs_;                // may leave before persistence

@@ -4,9 +4,11 @@
 // still leads: a quorum of voters must acknowledge a heartbeat sent after the request was
 // taken. Heartbeats carry a read sequence number that only grows; followers echo it; the
 // leader keeps, per peer, the highest number echoed. A request taken while the number is s
-// is served by the next heartbeat round (s + 1), so every request taken between two ready()
-// calls shares one broadcast, and any later heartbeat (they all carry the current number)
-// also confirms it. A leader that has not yet committed an entry of its term does not know
+// is served by the next heartbeat round (s + 1), and any later heartbeat (they all carry the
+// current number) also confirms it. One round is in flight at a time: the next leaves when
+// a quorum has answered the last (or a tick after it left, should it be lost), so every
+// request taken meanwhile shares one broadcast — under load, a round per round trip rather
+// than per ready(). A leader that has not yet committed an entry of its term does not know
 // the newest commit index yet (dissertation 6.4, step 1): requests wait for that commit.
 //
 // Followers forward requests to the leader they know (MSG_READ_INDEX) and hand the answer
@@ -71,8 +73,7 @@ void Consensus::queue_read(PendingRead read) {
   read_round_pending_ = true;
 }
 
-void Consensus::confirm_reads() {
-  if (role_ != Role::kLeader || reads_.empty()) return;
+std::uint64_t Consensus::quorum_read_ack() const {
   // The same majority arithmetic as commit, over the voters of the configuration in force;
   // the leader's own acknowledgement is implicit (it counts if it is a voter).
   std::vector<std::uint64_t> acks;
@@ -80,7 +81,19 @@ void Consensus::confirm_reads() {
     if (!pr.is_voter()) continue;
     acks.push_back(id == id_ ? std::numeric_limits<std::uint64_t>::max() : pr.read_ack());
   }
-  const std::uint64_t confirmed = committed_index(std::move(acks));
+  return committed_index(std::move(acks));
+}
+
+bool Consensus::read_round_due() const {
+  if (!read_round_pending_) return false;
+  if (role_ != Role::kLeader) return true;  // nothing leaves; ready() clears the flag
+  // A round whose messages or answers were lost is followed by another a tick later.
+  return leader_ticks_ > read_round_tick_ || quorum_read_ack() >= read_seq_;
+}
+
+void Consensus::confirm_reads() {
+  if (role_ != Role::kLeader || reads_.empty()) return;
+  const std::uint64_t confirmed = quorum_read_ack();
   while (!reads_.empty() && reads_.front().seq <= confirmed) {
     answer_read(reads_.front(), Status());
     reads_.pop_front();

@@ -154,6 +154,7 @@ void Consensus::bcast_heartbeat() {
   // acknowledged it, renews the leader lease from the tick it left at.
   ++read_seq_;
   read_round_pending_ = false;
+  read_round_tick_ = leader_ticks_;
   note_round_sent(read_seq_);
   for (const auto& [id, pr] : progress_) {
     if (id == id_) continue;
