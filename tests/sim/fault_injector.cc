@@ -57,6 +57,9 @@ void fault_set_options(const std::set<std::string>& faults, SimOptions* options)
 
 FaultInjector::FaultInjector(SimCluster& cluster, std::set<std::string> faults)
     : cluster_(cluster),
+      random_(cluster.seed() ^ 0xfa0175c4ed01e5ull),
+      churn_random_(cluster.seed() ^ 0xc4a2e0517ull),
+      figure8_random_(cluster.seed() ^ 0xf19e8ull),
       faults_(std::move(faults)),
       resume_at_(static_cast<std::size_t>(cluster.size()), -1),
       restart_at_(static_cast<std::size_t>(cluster.size()), -1) {
@@ -86,21 +89,28 @@ void FaultInjector::step() {
       if (cluster_.paused(i)) cluster_.resume(i);
     }
   }
+  for (int i = 0; i < cluster_.size(); ++i) {
+    auto& at = restart_at_[static_cast<std::size_t>(i)];
+    if (at >= 0 && now >= at) {
+      at = -1;
+      if (!cluster_.alive(i)) cluster_.restart(i);
+    }
+  }
   if (flap_from_ >= 0) flap_step();
   if (faults_.count("figure8")) figure8_step();
   // Membership churn runs on its own schedule, under whatever else is going on.
   if (faults_.count("churn") && now >= next_churn_) {
     churn();
-    next_churn_ = now + cluster_.random().uniform_signed(milliseconds(200), milliseconds(1500));
+    next_churn_ = now + churn_random_.uniform_signed(milliseconds(200), milliseconds(1500));
   }
   if (actions_.empty() || now < next_action_) return;
   act();
   // Faults last long enough for an election (100-200 ms plus a round trip) to happen.
-  next_action_ = now + cluster_.random().uniform_signed(milliseconds(100), milliseconds(1200));
+  next_action_ = now + random_.uniform_signed(milliseconds(100), milliseconds(1200));
 }
 
 void FaultInjector::act() {
-  SimRandom& r = cluster_.random();
+  SimRandom& r = random_;
   const int n = cluster_.size();
   const std::string& action =
       actions_[static_cast<std::size_t>(r.index(static_cast<int>(actions_.size())))];
@@ -152,6 +162,11 @@ void FaultInjector::act() {
     const int victim = leader && r.chance(0.5) ? *leader : r.index(n);
     if (cluster_.alive(victim) && down + 1 <= max_down() && keeps_quorum(victim)) {
       cluster_.crash(victim);
+      // Unless a "restart" comes first, the server is back within a few seconds: the quorum
+      // kept above is one of the newest configuration, which may never commit, and a server
+      // down for the rest of the run could then stop the cluster for good.
+      restart_at_[static_cast<std::size_t>(victim)] =
+          cluster_.now() + r.uniform_signed(milliseconds(500), milliseconds(4000));
     }
   } else if (action == "restart") {
     std::vector<int> down;
@@ -213,7 +228,7 @@ void FaultInjector::churn() {
   // and removed servers keep running (with their stale state) and may be added back later.
   const auto leader = cluster_.leader();
   if (!leader) return;
-  SimRandom& r = cluster_.random();
+  SimRandom& r = churn_random_;
   const pb::Configuration conf = cluster_.configuration(*leader);
   std::vector<int> voters, others, outside;
   for (int i = 0; i < cluster_.size(); ++i) {
@@ -266,7 +281,7 @@ void FaultInjector::flap_step() {
     return;
   }
   if (now < flap_next_) return;
-  flap_next_ = now + cluster_.random().uniform_signed(milliseconds(5), milliseconds(60));
+  flap_next_ = now + random_.uniform_signed(milliseconds(5), milliseconds(60));
   if (cluster_.link_blocked(flap_from_, flap_to_)) {
     cluster_.unblock_link(flap_from_, flap_to_);
     cluster_.unblock_link(flap_to_, flap_from_);
@@ -278,15 +293,8 @@ void FaultInjector::flap_step() {
 
 void FaultInjector::figure8_step() {
   const SimTime now = cluster_.now();
-  SimRandom& r = cluster_.random();
+  SimRandom& r = figure8_random_;
   const int n = cluster_.size();
-  for (int i = 0; i < n; ++i) {
-    auto& at = restart_at_[static_cast<std::size_t>(i)];
-    if (at >= 0 && now >= at) {
-      at = -1;
-      if (!cluster_.alive(i)) cluster_.restart(i);
-    }
-  }
   if (auto leader = cluster_.leader()) {
     const Term term = cluster_.raw(*leader)->term();
     if (*leader != seen_leader_ || term != seen_term_) {

