@@ -113,7 +113,9 @@ class RawNode {
   // a change travels), except while a leader is known within the election timeout.
   // Errors: kInvalidArgument for a message not addressed to this node or of unknown type,
   // kCorruption if the message would contradict committed state (the node refuses it).
+  // The rvalue overload moves the message's entries into the log instead of copying them.
   Status step(const pb::Message& message);
+  Status step(pb::Message&& message);
   // Leader only: hands leadership to `target` once it is caught up (TimeoutNow); aborts
   // after an election timeout. Proposals are refused while a transfer runs.
   Status transfer_leadership(const NodeId& target);

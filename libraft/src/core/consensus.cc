@@ -264,7 +264,7 @@ Status Consensus::transfer_leadership(const NodeId& target) {
 // ---------------------------------------------------------------------------------------
 // Messages
 
-Status Consensus::step(const pb::Message& m) {
+Status Consensus::step(pb::Message& m) {
   try {
     return step_checked(m);
   } catch (const std::logic_error& e) {
@@ -274,7 +274,7 @@ Status Consensus::step(const pb::Message& m) {
   }
 }
 
-Status Consensus::step_checked(const pb::Message& m) {
+Status Consensus::step_checked(pb::Message& m) {
   if (m.type() == pb::MSG_UNKNOWN || !pb::MessageType_IsValid(m.type())) {
     return Status(ErrorCode::kInvalidArgument, "unknown message type");
   }

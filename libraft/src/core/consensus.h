@@ -36,7 +36,8 @@ class Consensus {
   void tick();
   Status campaign();
   Result<Index> propose(std::string data);
-  Status step(const pb::Message& m);
+  // The message's entries may be moved out (see RawNode::step).
+  Status step(pb::Message& m);
   Status transfer_leadership(const NodeId& target);
   Result<Index> propose_conf_change(const ConfChange& change);
   Status read_index(std::string context, ReadMode mode);
@@ -69,7 +70,7 @@ class Consensus {
   void tick_election();
   void tick_heartbeat();
   void handle_vote_request(const pb::Message& m);
-  Status step_checked(const pb::Message& m);
+  Status step_checked(pb::Message& m);
 
   // --- membership (membership.cc) ---
   // Reads the configuration entries of the durable log (at start).
@@ -93,11 +94,11 @@ class Consensus {
 
   // --- per role (step_*.cc) ---
   void step_leader(const pb::Message& m);
-  void step_candidate(const pb::Message& m);
-  void step_follower(const pb::Message& m);
+  void step_candidate(pb::Message& m);
+  void step_follower(pb::Message& m);
 
   // --- follower side of replication (step_follower.cc) ---
-  void handle_append(const pb::Message& m);
+  void handle_append(pb::Message& m);  // moves the entries out of m
   void handle_heartbeat(const pb::Message& m);
 
   // --- leader side of replication (step_leader.cc) ---

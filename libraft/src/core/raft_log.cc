@@ -69,7 +69,7 @@ Index RaftLog::find_conflict(const std::vector<pb::Entry>& entries) const {
 
 std::optional<RaftLog::Appended> RaftLog::maybe_append(Index prev, Term prev_term,
                                                        Index leader_commit,
-                                                       const std::vector<pb::Entry>& entries) {
+                                                       std::vector<pb::Entry>&& entries) {
   if (!match_term(prev, prev_term)) return std::nullopt;
   const Index last_new = prev + entries.size();
   const Index conflict = find_conflict(entries);
@@ -80,16 +80,17 @@ std::optional<RaftLog::Appended> RaftLog::maybe_append(Index prev, Term prev_ter
       throw std::logic_error(
           fmt::format("entry {} conflicts with committed entry (commit {})", conflict, committed_));
     }
-    std::vector<pb::Entry> tail(entries.begin() + static_cast<std::ptrdiff_t>(conflict - prev - 1),
-                                entries.end());
-    unstable_.truncate_and_append(tail);
+    // Only the entries from the conflict on are new; they are moved into the log.
+    entries.erase(entries.begin(),
+                  entries.begin() + static_cast<std::ptrdiff_t>(conflict - prev - 1));
+    unstable_.truncate_and_append(std::move(entries));
   }
   commit_to(std::min(leader_commit, last_new));
   return Appended{last_new, conflict};
 }
 
-Index RaftLog::append(const std::vector<pb::Entry>& entries) {
-  if (!entries.empty()) unstable_.truncate_and_append(entries);
+Index RaftLog::append(std::vector<pb::Entry>&& entries) {
+  if (!entries.empty()) unstable_.truncate_and_append(std::move(entries));
   return last_index();
 }
 

@@ -37,9 +37,9 @@ class RaftLog {
   // `entries` (skipping those already present, truncating at the first conflict), advances
   // commit to min(leader_commit, last new index) and says what changed.
   std::optional<Appended> maybe_append(Index prev, Term prev_term, Index leader_commit,
-                                       const std::vector<pb::Entry>& entries);
+                                       std::vector<pb::Entry>&& entries);
   // Leader side: appends entries at the end; returns the new last index.
-  Index append(const std::vector<pb::Entry>& entries);
+  Index append(std::vector<pb::Entry>&& entries);
 
   // Largest index <= index whose term is <= term (the conflict hint search).
   Index find_conflict_by_term(Index index, Term term) const;

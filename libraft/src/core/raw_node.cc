@@ -59,7 +59,12 @@ RawNode::~RawNode() = default;
 void RawNode::tick() { consensus_->tick(); }
 Status RawNode::campaign() { return consensus_->campaign(); }
 Result<Index> RawNode::propose(std::string data) { return consensus_->propose(std::move(data)); }
-Status RawNode::step(const pb::Message& message) { return consensus_->step(message); }
+Status RawNode::step(const pb::Message& message) {
+  pb::Message copy = message;
+  return consensus_->step(copy);
+}
+
+Status RawNode::step(pb::Message&& message) { return consensus_->step(message); }
 Status RawNode::transfer_leadership(const NodeId& target) {
   return consensus_->transfer_leadership(target);
 }

@@ -3,7 +3,7 @@
 
 namespace raft::core {
 
-void Consensus::step_candidate(const pb::Message& m) {
+void Consensus::step_candidate(pb::Message& m) {
   switch (m.type()) {
     case pb::MSG_APPEND:
       become_follower(m.term(), m.from());

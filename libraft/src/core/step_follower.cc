@@ -6,7 +6,7 @@
 
 namespace raft::core {
 
-void Consensus::step_follower(const pb::Message& m) {
+void Consensus::step_follower(pb::Message& m) {
   switch (m.type()) {
     case pb::MSG_APPEND:
       election_elapsed_ = 0;
@@ -38,7 +38,7 @@ void Consensus::step_follower(const pb::Message& m) {
   }
 }
 
-void Consensus::handle_append(const pb::Message& m) {
+void Consensus::handle_append(pb::Message& m) {
   pb::Message resp = make_message(pb::MSG_APPEND_RESP, m.from());
   if (m.index() < log_.committed()) {
     // Everything up to our commit index is known to match the leader.
@@ -46,12 +46,20 @@ void Consensus::handle_append(const pb::Message& m) {
     send(std::move(resp));
     return;
   }
-  std::vector<pb::Entry> entries(m.entries().begin(), m.entries().end());
+  std::vector<pb::Entry> entries;
+  entries.reserve(static_cast<std::size_t>(m.entries_size()));
+  for (pb::Entry& e : *m.mutable_entries()) entries.push_back(std::move(e));
   const Index leader_commit = config_.bugs.apply_before_commit
                                   ? m.index() + static_cast<Index>(entries.size())
                                   : m.commit();
-  if (auto appended = log_.maybe_append(m.index(), m.log_term(), leader_commit, entries)) {
-    if (appended->conflict != 0) note_appended(entries, appended->conflict, true);
+  // The log takes the entries by move; configuration changes among them are noted after.
+  std::vector<pb::Entry> changes;
+  for (const pb::Entry& e : entries) {
+    if (e.type() == pb::ENTRY_CONF_CHANGE) changes.push_back(e);
+  }
+  if (auto appended =
+          log_.maybe_append(m.index(), m.log_term(), leader_commit, std::move(entries))) {
+    if (appended->conflict != 0) note_appended(changes, appended->conflict, true);
     resp.set_index(appended->last_new);
     send(std::move(resp));
     return;

@@ -208,9 +208,12 @@ void Consensus::append_entry(pb::EntryType type, std::string data) {
   e.set_index(log_.last_index() + 1);
   e.set_type(type);
   e.set_data(std::move(data));
-  std::vector<pb::Entry> appended{std::move(e)};
-  log_.append(appended);
-  if (type == pb::ENTRY_CONF_CHANGE) note_appended(appended, appended.front().index(), false);
+  std::vector<pb::Entry> appended;
+  appended.push_back(std::move(e));
+  std::vector<pb::Entry> change;  // a configuration entry is noted after the append
+  if (type == pb::ENTRY_CONF_CHANGE) change = appended;
+  log_.append(std::move(appended));
+  if (!change.empty()) note_appended(change, change.front().index(), false);
   // Broadcast once at the next ready(), so a burst of proposals leaves as one append.
   pending_bcast_ = true;
 }

@@ -31,7 +31,7 @@ void Unstable::stable_snapshot_to(Index index) {
   if (snapshot_ && snapshot_->index() == index) snapshot_.reset();
 }
 
-void Unstable::truncate_and_append(const std::vector<pb::Entry>& entries) {
+void Unstable::truncate_and_append(std::vector<pb::Entry>&& entries) {
   if (entries.empty()) return;
   const Index from = entries.front().index();
   if (from == offset_ + entries_.size()) {
@@ -44,7 +44,8 @@ void Unstable::truncate_and_append(const std::vector<pb::Entry>& entries) {
   } else {
     entries_.resize(from - offset_);
   }
-  entries_.insert(entries_.end(), entries.begin(), entries.end());
+  entries_.insert(entries_.end(), std::make_move_iterator(entries.begin()),
+                  std::make_move_iterator(entries.end()));
 }
 
 void Unstable::stable_to(Index index, Term term) {

@@ -33,7 +33,8 @@ class Unstable {
 
   // Appends entries that start at some index <= last + 1, replacing any conflicting suffix
   // (which may reach back into stable entries: then the offset moves back).
-  void truncate_and_append(const std::vector<pb::Entry>& entries);
+  // The entries are moved in.
+  void truncate_and_append(std::vector<pb::Entry>&& entries);
   // The host made entries up to (index, term) durable. Ignored if the entry at `index` no
   // longer has `term` (it was replaced after the Ready was handed out).
   void stable_to(Index index, Term term);

@@ -230,13 +230,14 @@ void Raft::Impl::on_tick() {
 
 void Raft::Impl::on_message(pb::Message message) {
   if (stopped_) return;
-  const bool from_leader = !message.from().empty() && message.from() == node_->leader();
-  Status s = node_->step(message);
+  const NodeId from = message.from();
+  const bool from_leader = !from.empty() && from == node_->leader();
+  Status s = node_->step(std::move(message));
   if (!s.ok()) {
-    logger_->log(LogLevel::kDebug, fmt::format("{}: message from {} refused: {}", options_.id,
-                                               message.from(), s.to_string()));
+    logger_->log(LogLevel::kDebug,
+                 fmt::format("{}: message from {} refused: {}", options_.id, from, s.to_string()));
   }
-  if (from_leader || message.from() == node_->leader()) {
+  if (from_leader || from == node_->leader()) {
     std::lock_guard lock(view_mu_);
     view_.last_contact = Clock::now();
   }
