@@ -118,16 +118,17 @@ void run(int batch, std::size_t size, double seconds) {
     cluster.handle_ready(*leader);
     cluster.deliver();
     ++rounds;
-    // Keep memory bounded: compact each log behind what it applied, in big steps (a
-    // MemoryStorage compaction copies what it keeps).
-    if (rounds % 64 == 0) {
-      for (auto& [id, node] : cluster.nodes) {
-        if (node.applied_index > node.storage.first_index() + (1 << 18)) {
-          static_cast<void>(node.storage.compact(node.applied_index - 1024));
-        }
+    // Keep memory small: compact each log behind what it applied, every 8,192 entries,
+    // keeping the last 1,024 (a compaction moves what it keeps). The working set stays in
+    // the cache and the allocator reuses its memory: a window of 2^18 entries (130 MB over
+    // three nodes) made every compaction hand pages back to the kernel and fault them in
+    // again, and measured the page zeroing, not the core.
+    for (auto& [id, node] : cluster.nodes) {
+      if (node.applied_index > node.storage.first_index() + 8192) {
+        static_cast<void>(node.storage.compact(node.applied_index - 1024));
       }
-      now = Clock::now();
     }
+    if (rounds % 64 == 0) now = Clock::now();
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const double entries = static_cast<double>(leader->applied_entries - start_entries);
