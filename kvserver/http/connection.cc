@@ -324,21 +324,42 @@ void Connection::close() {
   std::error_code ignored;
   socket_.close(ignored);
   disarm_timer();
+  timer_.cancel();  // the pending wait holds the connection alive
   server_->remove(id_);
 }
 
 void Connection::arm_timer(Millis after) {
-  const std::uint64_t generation = ++timer_generation_;
-  timer_.expires_after(after);
-  timer_.async_wait([self = shared_from_this(), generation](std::error_code ec) {
-    if (ec || generation != self->timer_generation_ || self->phase_ == Phase::kClosed) return;
-    self->on_timeout();
-  });
+  deadline_ = asio::steady_timer::clock_type::now() + after;
+  if (wait_pending_ && wait_until_ <= deadline_) return;  // it fires first, then waits on
+  start_wait(deadline_);
 }
 
 void Connection::disarm_timer() {
-  ++timer_generation_;
-  timer_.cancel();
+  // A pending wait finds no deadline when it fires and ends there.
+  deadline_ = asio::steady_timer::time_point::max();
+}
+
+void Connection::start_wait(asio::steady_timer::time_point at) {
+  const std::uint64_t generation = ++wait_generation_;  // cancels the pending wait, if any
+  wait_pending_ = true;
+  wait_until_ = at;
+  timer_.expires_at(at);
+  timer_.async_wait([self = shared_from_this(), generation](std::error_code ec) {
+    if (generation != self->wait_generation_) return;  // replaced by a sooner wait
+    self->wait_pending_ = false;
+    if (ec || self->phase_ == Phase::kClosed) return;
+    self->on_timer();
+  });
+}
+
+void Connection::on_timer() {
+  if (deadline_ == asio::steady_timer::time_point::max()) return;
+  if (asio::steady_timer::clock_type::now() < deadline_) {
+    start_wait(deadline_);  // the deadline moved later while this wait ran
+    return;
+  }
+  deadline_ = asio::steady_timer::time_point::max();
+  on_timeout();
 }
 
 void Connection::on_timeout() {

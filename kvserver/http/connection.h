@@ -122,8 +122,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fail(int status, const std::string& message);
   void linger();
   void close();
+  // The connection's one deadline (idle, request or write timeout). Setting it touches the
+  // asio timer only when the new deadline is earlier than the wait already pending: a wait
+  // that fires before the deadline waits again for the rest, so the common case — each
+  // request pushing the deadline later — costs no timer operation (and no timerfd call).
   void arm_timer(std::chrono::milliseconds after);
   void disarm_timer();
+  void start_wait(asio::steady_timer::time_point at);
+  void on_timer();
   void on_timeout();
 
   ServerState* const server_;
@@ -139,11 +145,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Phase phase_ = Phase::kIdle;
   bool read_pending_ = false;
   bool write_pending_ = false;
-  std::uint64_t timer_generation_ = 0;
-  std::uint64_t sequence_ = 0;  // of the request being handled
-  bool keep_alive_ = true;      // of the request being handled
-  bool http_1_0_ = false;       // the request being handled is HTTP/1.0
-  bool head_ = false;           // the request being handled is a HEAD
+  asio::steady_timer::time_point deadline_ = asio::steady_timer::time_point::max();  // none
+  asio::steady_timer::time_point wait_until_{};  // when the pending wait fires
+  bool wait_pending_ = false;
+  std::uint64_t wait_generation_ = 0;  // of the pending wait (an older one was cancelled)
+  std::uint64_t sequence_ = 0;         // of the request being handled
+  bool keep_alive_ = true;             // of the request being handled
+  bool http_1_0_ = false;              // the request being handled is HTTP/1.0
+  bool head_ = false;                  // the request being handled is a HEAD
 };
 
 // Serializes a response (status line, Content-Type, Content-Length, Connection, the
