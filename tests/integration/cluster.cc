@@ -187,7 +187,13 @@ Status Cluster::start() {
     server->set_suffrage(pb::VOTER);
   }
   for (int i = 0; i < options_.founders; ++i) {
-    if (Status s = nodes_[i]->raft->bootstrap_cluster(configuration); !s.ok()) return s;
+    Status s = nodes_[i]->raft->bootstrap_cluster(configuration);
+    // On a loaded machine a founder bootstrapped earlier may already have timed out and
+    // asked this one for its vote: answering persisted a term, and the bootstrap is refused.
+    // That is harmless (as with hashicorp/raft's ErrCantBootstrap): the founders that were
+    // bootstrapped hold the configuration and replicate it to this one.
+    if (i > 0 && s.code() == ErrorCode::kAlreadyExists) continue;
+    if (!s.ok()) return s;
   }
   return Status();
 }
