@@ -3,9 +3,11 @@
 // Prints figures; never run as a test.
 //
 //   log_store_bench [--dir DIR] [--seconds S] [--repeat N] [--slice MS] [--size B]
-//                   [--batch N]
+//                   [--batch N] [--segment-mib M] [--spare auto|off|inline|background]
 //
-// (--size or --batch also skips the open of the big log.)
+// (--size or --batch also skips the open of the big log.) --segment-mib sets the log's
+// segment size (default 64 MiB) and --spare how its next segment is prepared (default auto:
+// background; see "The spare segment" in raft/segmented_log.h), to compare them.
 // Each point (entry size x batch size; --size / --batch restrict them) is measured N times
 // (default 1), each time for S seconds of log appends (default 1) and S seconds of the raw
 // baseline, taken in alternating slices of MS milliseconds (default 100), so that both see
@@ -21,7 +23,10 @@
 // sync per batch. (The log's appends get new page-cache pages instead; a baseline that drops
 // its pages is no fairer, because a write of part of a page not cached reads it first.) The log is
 // opened fresh for each repetition and kept open across its slices, so that its own costs
-// (zeroing ahead, creating the next segment) are included at their natural rate.
+// (zeroing ahead, creating the next segment) are included at their natural rate. Its
+// background thread, writing the next segment's spare (see "The spare segment" in
+// raft/segmented_log.h), runs on during the raw slices and competes with them for the disk:
+// compare the "raw ovw/s" of runs with --spare off to see by how much.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -137,20 +142,23 @@ std::size_t record_bytes(std::size_t size) {
 }
 
 struct PointRate {
-  double appends = 0;  // entries per second
-  double syncs = 0;    // append() calls (one fdatasync each) per second
-  double raw = 0;      // raw overwrites of the same bytes (one fdatasync each) per second
+  double appends = 0;        // entries per second
+  double syncs = 0;          // append() calls (one fdatasync each) per second
+  double raw = 0;            // raw overwrites of the same bytes (one fdatasync each) per second
+  std::size_t segments = 0;  // segments at the end
+  std::uint64_t spares = 0;  // of which started from the spare
 };
 
 // One repetition of a point: a fresh log in `log_dir`, appended to in batches of `batch`
 // entries of `size` bytes, alternating slices of `slice` seconds with `raw`, until each
 // has run `seconds`. The log is removed afterwards.
 PointRate measure_point(const std::string& log_dir, RawWriter& raw, std::size_t size,
-                        std::size_t batch, double seconds, double slice) {
+                        std::size_t batch, double seconds, double slice,
+                        const raft::SegmentedLog::Options& options) {
   auto& fs = raft::posix_file_system();
   PointRate rate;
   {
-    auto log = raft::SegmentedLog::open(fs, log_dir);
+    auto log = raft::SegmentedLog::open(fs, log_dir, options);
     if (!log.ok()) fail(log.status());
     // The entries are built once and renumbered for each append: what is timed is the log's
     // work (encoding, checksums, write, sync), not building payloads.
@@ -182,6 +190,8 @@ PointRate measure_point(const std::string& log_dir, RawWriter& raw, std::size_t 
     rate.appends = static_cast<double>(entries) / log_time;
     rate.syncs = static_cast<double>(syncs) / log_time;
     rate.raw = static_cast<double>(raw_syncs) / raw_time;
+    rate.segments = (*log)->segment_count();
+    rate.spares = (*log)->spares_used();
   }
   (void)fs.remove_all(log_dir);
   return rate;
@@ -197,6 +207,7 @@ int main(int argc, char** argv) {
   bool all_points = true;  // also time the open of a big log
   std::vector<std::size_t> sizes = {100, 1024, 64 * 1024};
   std::vector<std::size_t> batches = {1, 16, 256};
+  raft::SegmentedLog::Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--dir" && i + 1 < argc) {
@@ -210,13 +221,23 @@ int main(int argc, char** argv) {
     } else if (arg == "--size" && i + 1 < argc) {
       sizes = {static_cast<std::size_t>(std::max(1, std::atoi(argv[++i])))};
       all_points = false;
+    } else if (arg == "--segment-mib" && i + 1 < argc) {
+      options.segment_size = std::uint64_t{1} << 20;
+      options.segment_size *= static_cast<std::uint64_t>(std::max(1, std::atoi(argv[++i])));
+    } else if (arg == "--spare" && i + 1 < argc) {
+      const std::string mode = argv[++i];
+      using Spare = raft::SegmentedLog::Options::Spare;
+      options.spare = mode == "off"          ? Spare::kOff
+                      : mode == "inline"     ? Spare::kInline
+                      : mode == "background" ? Spare::kBackground
+                                             : Spare::kAuto;
     } else if (arg == "--batch" && i + 1 < argc) {
       batches = {static_cast<std::size_t>(std::max(1, std::atoi(argv[++i])))};
       all_points = false;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--dir DIR] [--seconds S] [--repeat N] [--slice MS] [--size B] "
-                   "[--batch N]\n",
+                   "[--batch N] [--segment-mib M] [--spare auto|off|inline|background]\n",
                    argv[0]);
       return 2;
     }
@@ -252,9 +273,13 @@ int main(int argc, char** argv) {
       std::vector<double> syncs;
       std::vector<double> raws;
       std::vector<double> ratios;
+      std::size_t segments = 0;
+      std::uint64_t spares = 0;
       for (int r = 0; r < repeat; ++r) {
         const PointRate rate = measure_point(fmt::format("{}/log{}", dir, point++), raw_writer,
-                                             size, batch, seconds, slice);
+                                             size, batch, seconds, slice, options);
+        segments += rate.segments;
+        spares += rate.spares;
         appends.push_back(rate.appends);
         syncs.push_back(rate.syncs);
         raws.push_back(rate.raw);
@@ -264,6 +289,9 @@ int main(int argc, char** argv) {
       fmt::print("{:>7} B {:>6} {:>12.0f} {:>10.1f} {:>13.0f} {:>10} {:>10.0f} {:>6.0f}%\n", size,
                  batch, appends_per_s, appends_per_s * static_cast<double>(size) / 1e6,
                  median(syncs), write_bytes, median(raws), 100.0 * median(ratios));
+      if (!all_points) {  // a closer look: how many segments came from the spare
+        fmt::print("{:>17} segments in all, {} from the spare\n", segments, spares);
+      }
       std::fflush(stdout);
     }
   }

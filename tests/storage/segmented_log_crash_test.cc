@@ -20,9 +20,14 @@ using Fs = FaultInjectingFileSystem;
 constexpr std::uint64_t kNoLimit = UINT64_MAX;
 const std::string kDir = "/data/log";
 
-SegmentedLog::Options small_segments() {
+// On this file system the spare segment is prepared inline (Spare::kAuto): the workloads
+// below crash at every step of its preparation and of the rotations that rename it in, and
+// again with Spare::kOff, where every segment is created.
+SegmentedLog::Options small_segments(
+    SegmentedLog::Options::Spare spare = SegmentedLog::Options::Spare::kAuto) {
   SegmentedLog::Options options;
   options.segment_size = 400;
+  options.spare = spare;
   return options;
 }
 
@@ -147,16 +152,23 @@ void check_recovered(const SegmentedLog& log, const Model& acked, const Model& a
   CHECK(log.last_index() >= floor);
 }
 
-void crash_at_every_call(const std::vector<Op>& ops, Fs::CrashMode mode, std::uint64_t seed) {
+void crash_at_every_call(const std::vector<Op>& ops, Fs::CrashMode mode, std::uint64_t seed,
+                         const SegmentedLog::Options& options = small_segments()) {
   // A dry run counts the calls.
   std::uint64_t total = 0;
   {
     Fs fs(seed);
-    auto log = SegmentedLog::open(fs, kDir, small_segments());
+    auto log = SegmentedLog::open(fs, kDir, options);
     REQUIRE(log.ok());
     fs.reset_counts();
     for (const auto& op : ops) REQUIRE(run(**log, op).ok());
     total = fs.calls();
+    // The rotations renamed the spare in (the restores' rotations too), or created segments.
+    if (options.spare == SegmentedLog::Options::Spare::kOff) {
+      CHECK((*log)->spares_used() == 0);
+    } else {
+      CHECK((*log)->spares_used() >= 1);
+    }
   }
   for (std::uint64_t n = 1; n <= total + 1; ++n) {
     INFO("crash at call " << n << " of " << total << ", mode " << static_cast<int>(mode));
@@ -166,7 +178,7 @@ void crash_at_every_call(const std::vector<Op>& ops, Fs::CrashMode mode, std::ui
     Model attempted;
     Op in_flight;
     {
-      auto log = SegmentedLog::open(fs, kDir, small_segments());
+      auto log = SegmentedLog::open(fs, kDir, options);
       REQUIRE(log.ok());
       fs.schedule_crash(n);
       for (const auto& op : ops) {
@@ -179,7 +191,7 @@ void crash_at_every_call(const std::vector<Op>& ops, Fs::CrashMode mode, std::ui
       if (!fs.is_down()) fs.crash();
     }
     fs.restart();
-    auto log = SegmentedLog::open(fs, kDir, small_segments());
+    auto log = SegmentedLog::open(fs, kDir, options);
     INFO(log.status().to_string());
     REQUIRE(log.ok());
     check_recovered(**log, acked, attempted, in_flight);
@@ -187,7 +199,7 @@ void crash_at_every_call(const std::vector<Op>& ops, Fs::CrashMode mode, std::ui
     const Index next = (*log)->last_index() + 1;
     REQUIRE((*log)->append(make_entries(next, next + 2, 9, 40)).ok());
     log->reset();
-    auto again = SegmentedLog::open(fs, kDir, small_segments());
+    auto again = SegmentedLog::open(fs, kDir, options);
     REQUIRE(again.ok());
     CHECK((*again)->last_index() == next + 2);
     CHECK(*(*again)->term(next + 2) == 9);
@@ -209,6 +221,42 @@ TEST_CASE("segmented log crash: torn tails at any call are cut and lose nothing 
 TEST_CASE("segmented log crash: zero-filled tails at any call are cut and lose nothing synced",
           "[storage][segmented_log][crash]") {
   crash_at_every_call(workload(), Fs::CrashMode::kZeroTail, 21);
+}
+
+TEST_CASE("segmented log crash: without the spare, a crash at any call opens with a valid prefix",
+          "[storage][segmented_log][crash]") {
+  const auto off = small_segments(SegmentedLog::Options::Spare::kOff);
+  crash_at_every_call(workload(), Fs::CrashMode::kDropUnsynced, 41, off);
+  crash_at_every_call(workload(), Fs::CrashMode::kTearTail, 42, off);
+  crash_at_every_call(workload(), Fs::CrashMode::kZeroTail, 43, off);
+  crash_at_every_call(restore_workload(), Fs::CrashMode::kTearTail, 44, off);
+}
+
+TEST_CASE("segmented log crash: a crash at any call of an early rotation to the spare",
+          "[storage][segmented_log][crash]") {
+  // The first segment, created, is a quarter full after the first append (the spare is
+  // prepared then) and gives way to the spare at the second (over half of it, 1.5 MiB, is
+  // left to zero ahead); so does the one a truncation leaves active.
+  SegmentedLog::Options options;
+  options.segment_size = 3u << 20;
+  std::vector<Op> ops;
+  ops.push_back({make_entries(1, 20, 1, 40 << 10), 0});
+  ops.push_back({make_entries(21, 22, 1, 40), 0});
+  ops.push_back({make_entries(23, 24, 1, 40), 0});
+  ops.push_back({make_entries(15, 17, 2, 40), 0});  // removes the second segment, cuts the first
+  ops.push_back({make_entries(18, 20, 2, 40), 0});
+  ops.push_back({{}, 16});
+  ops.push_back({make_entries(21, 23, 2, 40), 0});
+  {
+    Fs fs;
+    auto log = SegmentedLog::open(fs, kDir, options);
+    REQUIRE(log.ok());
+    for (const auto& op : ops) REQUIRE(run(**log, op).ok());
+    CHECK((*log)->spares_used() == 2);  // both early rotations took place
+  }
+  crash_at_every_call(ops, Fs::CrashMode::kDropUnsynced, 51, options);
+  crash_at_every_call(ops, Fs::CrashMode::kTearTail, 52, options);
+  crash_at_every_call(ops, Fs::CrashMode::kZeroTail, 53, options);
 }
 
 TEST_CASE("segmented log crash: a crash at any call of restore opens to the old or the new log",

@@ -14,11 +14,15 @@
 // LogReader contract describes (the thread that drives the RawNode; a host that appends
 // from another thread serializes the two itself). The directory is locked (LOCK, flock(2))
 // for the SegmentedLog's lifetime, so a second open, in this process or another, fails.
+// On the POSIX file system it starts a thread of its own now and then, which writes only the
+// spare segment (see "The spare segment" below) and is joined by the destructor.
 //
 // ON-DISK FORMAT (version 1). All integers are little-endian. A directory holds:
 //
 //   LOCK                  empty; held with flock(2) while the log is open.
 //   META                  optional; the compaction point and the generation (see below).
+//   SPARE.tmp             optional; the spare segment: segment_size zero bytes, prepared
+//                         ahead of the next rotation (see "The spare segment" below).
 //   <first index>.log     segments, named by the index of their first entry, written as 20
 //                         decimal digits so that names sort as indexes do
 //                         ("00000000000000000001.log").
@@ -41,13 +45,13 @@
 // begins where the previous one ends. A segment is created (header written, file given its
 // full size of Options::segment_size bytes — space reserved with fallocate(2) where the
 // file system supports it, size set with ftruncate(2), so the rest reads as zeros — file
-// synced, directory synced) when the active one holds segment_size bytes of header and
-// records; a segment may exceed segment_size by the last batch appended to it, because one
-// append() always goes to one segment. Appends write (pwrite) over the zeros after the last
-// record, so the file's size does not change and fdatasync has no size to flush. Where a
-// batch of up to 128 KiB passes the part of the file already written, the zeros up to the
-// next MiB boundary are written with it (a second write, about once per MiB), so that later
-// small batches land on written blocks, not merely allocated ones (whose conversion
+// synced, directory synced; or taken from the spare, below) when the active one holds
+// segment_size bytes of header and records; a segment may exceed segment_size by the last
+// batch appended to it, because one append() always goes to one segment. Appends write (pwrite)
+// over the zeros after the last record, so the file's size does not change and fdatasync has no
+// size to flush. Where a batch of up to 128 KiB passes the part of the file already written, the
+// zeros up to the next MiB boundary are written with it (a second write, about once per MiB), so
+// that later small batches land on written blocks, not merely allocated ones (whose conversion
 // fdatasync would otherwise have to journal each time). The LOGICAL END of the last segment
 // is the end of its last valid record, not the file size: the zeros after it are unused
 // space, never a record. When the next segment is created, the finished one is cut
@@ -56,6 +60,35 @@
 // a torn tail at open, a failed write) is cut with ftruncate and the file is then extended
 // again to segment_size and synced, before anything is appended: the cut bytes read as
 // zeros, so a later open cannot take stale records past the logical end for entries.
+//
+// The spare segment. The zeros an append writes ahead of itself cost it a second write and
+// a bigger sync about once per MiB; a segment made of blocks already written costs none. So
+// right after each rotation, and after open() or in a new or restored log once the active
+// segment is a quarter full (a log that sees a few appends, then none, costs no segment's
+// worth of I/O), unless Options::spare is kOff or there is no preallocation, the next
+// segment's file is prepared ahead of need: SPARE.tmp is created (emptied if present),
+// segment_size zero bytes are written to it (really written, not allocated) and it is
+// synced. In the background mode (the default on the POSIX file system) a thread of the
+// log's own does this while appends go on; it touches nothing but SPARE.tmp, and hands the
+// file over under a mutex. In the inline mode (the default on any other FileSystem, e.g.
+// the fault-injecting one, whose counted calls and scheduled crashes must stay
+// deterministic) the append() that needs a spare prepares it after its own batch is synced,
+// so that a failed or interrupted preparation never touches what was acknowledged. At
+// rotation, if the spare is ready, the new segment's header is written over its first
+// 32 zero bytes, the file is synced, renamed to the segment's name and the directory
+// synced: the new segment is complete (header then zeros, of its full size) before its name
+// exists, and its appends land on written blocks with nothing to zero ahead. If the spare
+// is not ready (still being written, or its preparation failed) the segment is created as
+// above: appends never wait for it; and once the spare is ready, if half of that segment
+// (or of the active segment found at open), but at least 1 MiB and at most 8 MiB, is still
+// to be zeroed ahead, the next append rotates early to the spare (so a segment may end
+// short of segment_size). A failed preparation is retried at the next rotation; its error
+// is in spare_error(). The spare is not part of the log: open() deletes a SPARE.tmp it
+// finds (a preparation a crash or a close interrupted, or a spare never used) before it
+// looks at the segments. A crash during the rotation leaves either SPARE.tmp (deleted) or a
+// complete empty segment. The spare holds one more segment_size of disk space; restore()
+// and suffix truncation leave it be (it holds no entries and no generation until it is
+// renamed), and the destructor cancels a preparation under way and waits for its thread.
 //
 // META records the compaction point and the generation: 40 bytes, [0,8) magic "RAFTMETA",
 // [8,12) version (1), [12,16) generation (0 in a log never restored), [16,24) index, [24,32)
@@ -124,6 +157,8 @@
 
 namespace raft {
 
+class SegmentPreparer;
+
 class SegmentedLog final : public LogReader {
  public:
   struct Options {
@@ -133,6 +168,15 @@ class SegmentedLog final : public LogReader {
     // space in place and fdatasync after an append need not update the file's metadata.
     // Without it, each append grows the file.
     bool preallocate = true;
+    // Where a new segment's file comes from (see "The spare segment" above).
+    enum class Spare {
+      kAuto,        // kBackground on posix_file_system(), kInline on any other FileSystem
+      kOff,         // none: each segment is created at rotation and zeroed as appends reach it
+      kInline,      // prepared by append() itself, once its batch is synced (deterministic)
+      kBackground,  // prepared by a thread of the log's own, off the append path
+    };
+    // Ignored (no spare) without preallocate.
+    Spare spare = Spare::kAuto;
   };
 
   // Opens (creating if absent) the log in `dir`, locks the directory and recovers as
@@ -194,6 +238,10 @@ class SegmentedLog final : public LogReader {
 
   // Introspection for tests, benchmarks and stats.
   std::size_t segment_count() const { return segments_.size(); }
+  // Segments started from the spare (renamed into place) since open().
+  std::uint64_t spares_used() const { return spares_used_; }
+  // The error of the last spare preparation that failed, or ok.
+  Status spare_error() const;
   const std::string& dir() const { return dir_; }
 
  private:
@@ -232,6 +280,15 @@ class SegmentedLog final : public LogReader {
   Status write_meta(Index index, Term term, std::uint32_t generation, bool* renamed);
   Status truncate_suffix(Index start);
   Status start_segment(Index first);
+  // Whether the active segment should give way to the spare before it is full (see "The
+  // spare segment" above).
+  bool spare_beats_zeroing() const;
+  // The two ways start_segment() makes the file of a new segment at `path`; *named tells,
+  // on failure, whether a file at `path` may exist.
+  Status create_segment(Index first, const std::string& path, std::unique_ptr<WritableFile>* file,
+                        bool* named);
+  Status adopt_spare(Index first, const std::string& path, std::unique_ptr<WritableFile>* file,
+                     bool* named);
   Status remove_segment_file(const std::string& path);
   void note_terms(const std::vector<pb::Entry>& entries, std::size_t from);
   // The segment holding entry i (which must be present on disk).
@@ -255,6 +312,14 @@ class SegmentedLog final : public LogReader {
   std::uint32_t generation_ = 0;  // META's generation: bumped by restore()
   Status failed_;  // set once a sync failed: every write fails until the log is reopened
   Recovery recovery_;
+  // Prepares the spare; null when there is none (Spare::kOff, no preallocation).
+  std::unique_ptr<SegmentPreparer> preparer_;
+  // Whether an append() starts a preparation once the active segment's end reaches
+  // spare_from_: set by open() and by each rotation (so a preparation that failed is retried
+  // once per segment, not once per append).
+  bool want_spare_ = false;
+  std::uint64_t spare_from_ = 0;
+  std::uint64_t spares_used_ = 0;
 };
 
 }  // namespace raft

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "storage/segment_format.h"
+#include "storage/segment_preparer.h"
 
 namespace raft {
 
@@ -137,8 +138,11 @@ SegmentedLog::SegmentedLog(FileSystem& fs, std::string dir, Options options)
     : fs_(fs), dir_(std::move(dir)), options_(options) {}
 
 SegmentedLog::~SegmentedLog() {
+  preparer_.reset();  // cancels a preparation under way and joins its thread
   if (writer_) (void)writer_->close();
 }
+
+Status SegmentedLog::spare_error() const { return preparer_ ? preparer_->last_error() : Status(); }
 
 Result<std::unique_ptr<SegmentedLog>> SegmentedLog::open(FileSystem& fs, const std::string& dir,
                                                          Options options) {
@@ -161,9 +165,23 @@ Status SegmentedLog::recover() {
   auto names = fs_.list(dir_);
   if (!names.ok()) return names.status();
   std::vector<Index> firsts;
+  const std::string spare = dir_ + "/" + std::string(kSpareName);
   for (const auto& name : *names) {
     Index first = 0;
     if (sf::parse_segment_name(name, &first)) firsts.push_back(first);
+    // A spare left behind (by a crash, a close during its preparation, or unused) is not
+    // part of the log; the first append prepares a new one.
+    if (name == kSpareName) {
+      if (Status s = fs_.remove(spare); !s.ok()) return s;
+    }
+  }
+  if (options_.preallocate && options_.spare != Options::Spare::kOff) {
+    const bool background =
+        options_.spare == Options::Spare::kBackground ||
+        (options_.spare == Options::Spare::kAuto && &fs_ == &posix_file_system());
+    preparer_ = std::make_unique<SegmentPreparer>(fs_, spare, options_.segment_size, background);
+    want_spare_ = true;
+    spare_from_ = options_.segment_size / 4;
   }
   std::sort(firsts.begin(), firsts.end());
   bool dir_changed = false;

@@ -4,6 +4,7 @@
 
 #include "raft/segmented_log.h"
 #include "storage/segment_format.h"
+#include "storage/segment_preparer.h"
 
 namespace raft {
 
@@ -14,6 +15,12 @@ namespace {
 // Appends zero the last segment ahead of themselves up to a multiple of this (see the
 // header): the blocks they then write are already written, not merely allocated.
 constexpr std::uint64_t kZeroAhead = 1u << 20;
+
+// A segment created without the spare (none was ready) is left for one made from the spare
+// (see the header) as soon as that is ready, if at least half of it, capped at this, is
+// still to be zeroed ahead (and at least kZeroAhead): that would cost appends more than the
+// rotation (a cut and two syncs).
+constexpr std::uint64_t kEarlyRotation = 8u << 20;
 
 // The next multiple of kZeroAhead above `offset`.
 std::uint64_t round_up(std::uint64_t offset) { return (offset / kZeroAhead + 1) * kZeroAhead; }
@@ -56,7 +63,8 @@ Status SegmentedLog::append(const std::vector<pb::Entry>& entries) {
     if (Status s = truncate_suffix(start); !s.ok()) return s;
   }
   if (segments_.empty() ||
-      (segments_.back().end >= options_.segment_size && !segments_.back().offsets.empty())) {
+      (segments_.back().end >= options_.segment_size && !segments_.back().offsets.empty()) ||
+      spare_beats_zeroing()) {
     if (Status s = start_segment(start); !s.ok()) return s;
   }
   if (Status s = open_writer(); !s.ok()) return s;
@@ -96,6 +104,12 @@ Status SegmentedLog::append(const std::vector<pb::Entry>& entries) {
   for (std::uint64_t r : relative) segment.offsets.push_back(segment.end + r);
   segment.end = stop;
   note_terms(entries, skip);
+  // The spare for the next rotation (see the header): the batch is durable already, so a
+  // preparation run inline that fails or crashes cannot touch it.
+  if (want_spare_ && segment.end >= spare_from_) {
+    want_spare_ = false;
+    preparer_->start();
+  }
   return Status();
 }
 
@@ -212,6 +226,17 @@ Status SegmentedLog::close_last_segment() {
   return Status();
 }
 
+bool SegmentedLog::spare_beats_zeroing() const {
+  if (!preparer_ || segments_.empty() || segments_.back().offsets.empty()) return false;
+  // Bytes of the active segment still to be zeroed ahead (after open, before the writer is
+  // opened: its unused space, which may or may not have been zeroed before).
+  const std::uint64_t end = segments_.back().end;
+  const std::uint64_t size = writer_ ? writer_->size() : options_.segment_size;
+  const std::uint64_t unzeroed = size - std::min(size, writer_ ? std::max(zeroed_, end) : end);
+  const std::uint64_t worth = std::max(kZeroAhead, std::min(kEarlyRotation, size / 2));
+  return unzeroed >= worth && preparer_->ready();
+}
+
 Status SegmentedLog::start_segment(Index first) {
   // The finished segment is cut to its records first: every segment but the last is exactly
   // its header and records.
@@ -220,15 +245,21 @@ Status SegmentedLog::start_segment(Index first) {
   }
   writer_.reset();
   const std::string path = segment_path(first);
-  auto writer = fs_.create_writable(path);
-  if (!writer.ok()) return writer.status();
-  Status s = (*writer)->append(sf::encode_header(first, generation_));
-  if (s.ok()) s = extend_and_sync(**writer);
+  std::unique_ptr<WritableFile> file;
+  bool named = false;
+  const bool spare_ready = preparer_ && (file = preparer_->take()) != nullptr;
+  // Whatever happens, the next append prepares a spare if none is ready or under way: at
+  // once after a rotation, once the segment is a quarter full when it is the first one.
+  want_spare_ = preparer_ != nullptr;
+  spare_from_ = segments_.empty() ? options_.segment_size / 4 : 0;
+  Status s = spare_ready ? adopt_spare(first, path, &file, &named)
+                         : create_segment(first, path, &file, &named);
   if (s.ok()) s = fs_.sync_dir(dir_);
   if (!s.ok()) {
-    writer->reset();
+    file.reset();
     // An empty segment is harmless to recovery, but a stray one here would confuse the next
     // start_segment(); remove it.
+    if (!named) return s;
     if (Status r = remove_segment_file(path); !r.ok()) {
       failed_ = Status(ErrorCode::kIoError,
                        fmt::format("segmented log {}: creating {} failed ({}) and removing it "
@@ -237,13 +268,43 @@ Status SegmentedLog::start_segment(Index first) {
     }
     return s;
   }
+  if (spare_ready) ++spares_used_;
   Segment segment;
   segment.first_index = first;
   segment.path = path;
   segment.end = sf::kHeaderSize;
   segments_.push_back(std::move(segment));
-  writer_ = std::move(*writer);
-  zeroed_ = sf::kHeaderSize;
+  writer_ = std::move(file);
+  // A spare is zeros written and synced throughout: nothing to zero ahead.
+  zeroed_ = spare_ready ? writer_->size() : sf::kHeaderSize;
+  return Status();
+}
+
+Status SegmentedLog::create_segment(Index first, const std::string& path,
+                                    std::unique_ptr<WritableFile>* file, bool* named) {
+  auto writer = fs_.create_writable(path);
+  if (!writer.ok()) return writer.status();
+  *named = true;
+  *file = std::move(*writer);
+  if (Status s = (*file)->append(sf::encode_header(first, generation_)); !s.ok()) return s;
+  return extend_and_sync(**file);
+}
+
+Status SegmentedLog::adopt_spare(Index first, const std::string& path,
+                                 std::unique_ptr<WritableFile>* file, bool* named) {
+  // The header is durable before the file takes the segment's name: a crash leaves either
+  // the spare (which open() deletes) or a complete, empty segment. On failure the spare is
+  // spent: the next preparation starts it over.
+  if (Status s = (*file)->write_at(0, sf::encode_header(first, generation_)); !s.ok()) return s;
+  if (Status s = (*file)->sync(); !s.ok()) return s;
+  (void)(*file)->close();  // everything in it was synced
+  file->reset();
+  if (Status s = fs_.rename(preparer_->path(), path); !s.ok()) return s;
+  *named = true;
+  // Reopened under its new name, which its errors then give.
+  auto writer = fs_.open_writable(path);
+  if (!writer.ok()) return writer.status();
+  *file = std::move(*writer);
   return Status();
 }
 
