@@ -1,9 +1,12 @@
 // Integration: replication of applies through the leader, refusals on followers, and
 // linearizable reads through a follower (read_index).
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "integration/cluster.h"
@@ -112,6 +115,47 @@ TEST_CASE("read_index on a follower reads the follower's own acknowledged writes
     CHECK(cluster.fsm(follower).applied_index() >= read_point->value());
     CHECK(cluster.fsm(follower).get(test_key(i)) == test_value(i));
   }
+}
+
+TEST_CASE(
+    "concurrent reads on a follower, sharing forwarded requests, see every write "
+    "acknowledged before they began") {
+  Cluster cluster;
+  REQUIRE_OK(cluster.start());
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  const int follower = some_follower(leader);
+  REQUIRE(wait_until([&] { return cluster.raft(follower).leader().id == cluster.id(leader); },
+                     milliseconds(3000)));
+  // A writer acknowledges writes while bursts of reads start on the follower: reads taken
+  // while a forwarded request is in flight share the next one, and each read's point must
+  // still cover every write acknowledged before that read began.
+  std::atomic<Index> acknowledged{0};
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      auto write = cluster.raft(leader).apply(set_command(test_key(i % 50), test_value(i)),
+                                              milliseconds(5000));
+      std::optional<Result<ApplyResult>> written = get_within(write, milliseconds(6000));
+      if (written && written->ok()) acknowledged.store(written->value().index);
+    }
+  });
+  for (int burst = 0; burst < 20; ++burst) {
+    std::vector<std::pair<Index, std::future<Result<Index>>>> reads;
+    for (int k = 0; k < 64; ++k) {
+      const Index before = acknowledged.load();
+      reads.emplace_back(before, cluster.raft(follower).read_index(milliseconds(5000)));
+    }
+    for (auto& [before, read] : reads) {
+      std::optional<Result<Index>> point = get_within(read, milliseconds(6000));
+      REQUIRE(point.has_value());
+      REQUIRE_OK(point->status());
+      CHECK(point->value() >= before);
+    }
+  }
+  stop.store(true);
+  writer.join();
+  CHECK(acknowledged.load() > 0);
 }
 
 TEST_CASE("a follower's read waiting on a leader that stopped is confirmed by the next leader") {

@@ -219,6 +219,15 @@ void Raft::Impl::on_tick() {
     it = reads_.erase(it);
     done(Status(ErrorCode::kTimeout, "timed out waiting for a quorum to confirm the leader"));
   }
+  for (auto it = forward_waiting_.begin(); it != forward_waiting_.end();) {
+    if (it->deadline > now) {
+      ++it;
+      continue;
+    }
+    auto done = std::move(it->done);
+    it = forward_waiting_.erase(it);
+    done(Status(ErrorCode::kTimeout, "timed out waiting for the leader to confirm a read point"));
+  }
   retry_changes();
   if (!promotions_.empty() || transfer_) {
     const NodeStatus st = node_->status();
@@ -385,9 +394,14 @@ void Raft::Impl::compact(const SnapshotMeta& meta) {
 }
 
 void Raft::Impl::fail_pending(const Status& status) {
+  failing_pending_ = true;
   auto reads = std::move(reads_);
   reads_.clear();
   for (auto& [ctx, r] : reads) r.done(status);
+  auto waiting = std::move(forward_waiting_);
+  forward_waiting_.clear();
+  for (auto& r : waiting) r.done(status);
+  failing_pending_ = false;
   auto changes = std::move(changes_);
   changes_.clear();
   for (auto& c : changes) c.done(status);

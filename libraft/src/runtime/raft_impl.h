@@ -117,6 +117,10 @@ class Raft::Impl {
   void try_change(PendingChange pending);
   // After a leader change: asks the new leader to confirm every read still waiting.
   void reissue_reads(const NodeStatus& st);
+  // Follower: sends the reads in forward_waiting_ to the leader as one request.
+  void forward_reads();
+  // The forwarded request of `members` was answered (or failed): completes them.
+  void finish_forwarded(std::vector<PendingRead>& members, const Result<Index>& index);
   void retry_changes();
   // Both read the core's state from `st` (node_->status() copies the configuration and every
   // peer's progress: taken once per ready pass or tick, not once per check).
@@ -153,6 +157,13 @@ class Raft::Impl {
   bool stopped_ = false;  // fatal error or shutdown: the core does nothing more
   std::uint64_t next_read_ = 0;
   std::map<std::string, PendingRead> reads_;
+  // ReadIndex reads taken on a follower share forwarded requests: one request is in flight at
+  // a time (an entry of reads_ standing for all its reads), and the reads taken meanwhile
+  // wait here for the next, which leaves when it is answered. Each read's point is still
+  // asked for after the read began, so it stays linearizable.
+  std::vector<PendingRead> forward_waiting_;
+  bool forward_in_flight_ = false;
+  bool failing_pending_ = false;        // fail_pending() runs: nothing new is forwarded
   std::vector<PendingChange> changes_;  // waiting out kConfChangeInProgress
   std::vector<PendingPromotion> promotions_;
   std::optional<PendingTransfer> transfer_;

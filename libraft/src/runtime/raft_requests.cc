@@ -92,12 +92,56 @@ void Raft::Impl::read(bool verify_only, bool wait_apply, Timeout timeout, Callba
     }
     // Time the core has not been told of yet would extend the lease.
     if (mode == ReadMode::kLease) catch_up_ticks();
+    if (!verify_only && mode == ReadMode::kReadIndex && node_->role() != Role::kLeader) {
+      forward_waiting_.push_back(PendingRead{false, wait_apply, deadline, std::move(done)});
+      if (!forward_in_flight_) forward_reads();
+      return;
+    }
     std::string context = fmt::format("{}", ++next_read_);
     if (Status s = node_->read_index(context, mode); !s.ok()) return done(s);
     reads_.emplace(std::move(context), PendingRead{verify_only, wait_apply, deadline, done});
     schedule_ready();
   };
   if (!post(std::move(task))) done(shutting_down());
+}
+
+void Raft::Impl::forward_reads() {
+  if (forward_waiting_.empty() || stopped_ || failing_pending_) return;
+  auto members = std::make_shared<std::vector<PendingRead>>(std::move(forward_waiting_));
+  forward_waiting_.clear();
+  Clock::time_point deadline = members->front().deadline;
+  for (const PendingRead& m : *members) deadline = std::min(deadline, m.deadline);
+  std::string context = fmt::format("{}", ++next_read_);
+  if (Status s = node_->read_index(context); !s.ok()) {
+    finish_forwarded(*members, s);
+    return;
+  }
+  forward_in_flight_ = true;
+  // The request's deadline is its earliest read's; a read with time left when it runs out
+  // waits for the next request.
+  reads_.emplace(std::move(context),
+                 PendingRead{false, false, deadline, [this, members](Result<Index> index) {
+                               forward_in_flight_ = false;
+                               finish_forwarded(*members, index);
+                               forward_reads();
+                             }});
+  schedule_ready();
+}
+
+void Raft::Impl::finish_forwarded(std::vector<PendingRead>& members, const Result<Index>& index) {
+  const auto now = Clock::now();
+  const bool retry = !index.ok() && index.status().code() == ErrorCode::kTimeout && !stopped_;
+  for (PendingRead& m : members) {
+    if (retry && m.deadline > now) {
+      forward_waiting_.push_back(std::move(m));
+    } else if (!index.ok()) {
+      m.done(index.status());
+    } else if (m.wait_apply) {
+      apply_->wait_applied(*index, m.deadline, std::move(m.done));
+    } else {
+      m.done(*index);
+    }
+  }
 }
 
 // A read waiting for a confirmation from a leader that is gone (its request or the answer was
