@@ -394,14 +394,12 @@ void Raft::Impl::compact(const SnapshotMeta& meta) {
 }
 
 void Raft::Impl::fail_pending(const Status& status) {
-  failing_pending_ = true;
   auto reads = std::move(reads_);
   reads_.clear();
   for (auto& [ctx, r] : reads) r.done(status);
   auto waiting = std::move(forward_waiting_);
   forward_waiting_.clear();
   for (auto& r : waiting) r.done(status);
-  failing_pending_ = false;
   auto changes = std::move(changes_);
   changes_.clear();
   for (auto& c : changes) c.done(status);
@@ -451,8 +449,11 @@ void Raft::Impl::shutdown() {
   if (core_thread_.joinable()) {
     asio::post(io_, [this] {
       ticker_.cancel();
-      if (!stopped_) fail_pending(Status(ErrorCode::kShutdown, "the node is shutting down"));
+      // Stopped first, as fail_node() does: nothing the failed requests' callbacks start
+      // (a follower's next forwarded read, say) reaches the core.
+      const bool was_stopped = stopped_;
       stopped_ = true;
+      if (!was_stopped) fail_pending(Status(ErrorCode::kShutdown, "the node is shutting down"));
       work_.reset();
       io_.stop();
     });

@@ -163,7 +163,6 @@ class Raft::Impl {
   // asked for after the read began, so it stays linearizable.
   std::vector<PendingRead> forward_waiting_;
   bool forward_in_flight_ = false;
-  bool failing_pending_ = false;        // fail_pending() runs: nothing new is forwarded
   std::vector<PendingChange> changes_;  // waiting out kConfChangeInProgress
   std::vector<PendingPromotion> promotions_;
   std::optional<PendingTransfer> transfer_;

@@ -106,7 +106,7 @@ void Raft::Impl::read(bool verify_only, bool wait_apply, Timeout timeout, Callba
 }
 
 void Raft::Impl::forward_reads() {
-  if (forward_waiting_.empty() || stopped_ || failing_pending_) return;
+  if (forward_waiting_.empty() || stopped_) return;
   auto members = std::make_shared<std::vector<PendingRead>>(std::move(forward_waiting_));
   forward_waiting_.clear();
   Clock::time_point deadline = members->front().deadline;
