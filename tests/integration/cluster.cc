@@ -241,6 +241,13 @@ int Cluster::wait_for_leader(milliseconds timeout) {
   return leader;
 }
 
+int Cluster::wait_for_follower_of(int leader, milliseconds timeout) {
+  const int follower = leader == 0 ? 1 : 0;
+  const bool knows = wait_until(
+      [&] { return running(follower) && raft(follower).leader().id == id(leader); }, timeout);
+  return knows ? follower : -1;
+}
+
 bool Cluster::wait_converged(Index at_least, milliseconds timeout, std::vector<int> nodes) {
   return wait_until(
       [&] {

@@ -99,6 +99,9 @@ class Cluster {
 
   // Waits until exactly one running node is leader and returns its index (-1 on timeout).
   int wait_for_leader(milliseconds timeout = milliseconds(5000));
+  // A follower of `leader` (node 1 if the leader is node 0, else node 0), once it knows
+  // `leader` as its leader; -1 if it does not within `timeout`.
+  int wait_for_follower_of(int leader, milliseconds timeout = milliseconds(3000));
   // Waits until the running nodes in `nodes` (empty: every running node) have applied the
   // same index, at least `at_least`, and hold equal maps.
   bool wait_converged(Index at_least, milliseconds timeout = milliseconds(10000),

@@ -11,8 +11,6 @@
 namespace raft::integration {
 namespace {
 
-int some_follower(int leader) { return leader == 0 ? 1 : 0; }
-
 TEST_CASE("a lease read on the leader returns the index of a just-acknowledged write") {
   Cluster cluster;
   REQUIRE_OK(cluster.start());
@@ -43,9 +41,8 @@ TEST_CASE("a lease read on a follower fails with kNotLeader naming the leader") 
   REQUIRE_OK(cluster.start());
   const int leader = cluster.wait_for_leader();
   REQUIRE(leader >= 0);
-  const int follower = some_follower(leader);
-  REQUIRE(wait_until([&] { return cluster.raft(follower).leader().id == cluster.id(leader); },
-                     milliseconds(3000)));
+  const int follower = cluster.wait_for_follower_of(leader);
+  REQUIRE(follower >= 0);
 
   std::future<Result<Index>> read = cluster.raft(follower).lease_read(milliseconds(1000));
   std::optional<Result<Index>> result = get_within(read, milliseconds(2000));

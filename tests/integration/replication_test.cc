@@ -16,8 +16,6 @@ namespace {
 
 using std::chrono::steady_clock;
 
-int some_follower(int leader) { return leader == 0 ? 1 : 0; }
-
 TEST_CASE("10,000 applies replicate to all three state machines") {
   Cluster cluster;
   REQUIRE_OK(cluster.start());
@@ -64,9 +62,8 @@ TEST_CASE("apply on a follower fails at once with kNotLeader naming the leader")
   REQUIRE_OK(cluster.start());
   const int leader = cluster.wait_for_leader();
   REQUIRE(leader >= 0);
-  const int follower = some_follower(leader);
-  REQUIRE(wait_until([&] { return cluster.raft(follower).leader().id == cluster.id(leader); },
-                     milliseconds(3000)));
+  const int follower = cluster.wait_for_follower_of(leader);
+  REQUIRE(follower >= 0);
 
   std::future<Result<ApplyResult>> future =
       cluster.raft(follower).apply(set_command("a", "1"), milliseconds(5000));
@@ -94,9 +91,8 @@ TEST_CASE("read_index on a follower reads the follower's own acknowledged writes
   REQUIRE_OK(cluster.start());
   const int leader = cluster.wait_for_leader();
   REQUIRE(leader >= 0);
-  const int follower = some_follower(leader);
-  REQUIRE(wait_until([&] { return cluster.raft(follower).leader().id == cluster.id(leader); },
-                     milliseconds(3000)));
+  const int follower = cluster.wait_for_follower_of(leader);
+  REQUIRE(follower >= 0);
 
   for (int i = 0; i < 50; ++i) {
     INFO("write " << i);
@@ -124,9 +120,8 @@ TEST_CASE(
   REQUIRE_OK(cluster.start());
   const int leader = cluster.wait_for_leader();
   REQUIRE(leader >= 0);
-  const int follower = some_follower(leader);
-  REQUIRE(wait_until([&] { return cluster.raft(follower).leader().id == cluster.id(leader); },
-                     milliseconds(3000)));
+  const int follower = cluster.wait_for_follower_of(leader);
+  REQUIRE(follower >= 0);
   // A writer acknowledges writes while bursts of reads start on the follower: reads taken
   // while a forwarded request is in flight share the next one, and each read's point must
   // still cover every write acknowledged before that read began.
@@ -163,9 +158,8 @@ TEST_CASE("a follower's read waiting on a leader that stopped is confirmed by th
   REQUIRE_OK(cluster.start());
   const int leader = cluster.wait_for_leader();
   REQUIRE(leader >= 0);
-  const int follower = some_follower(leader);
-  REQUIRE(wait_until([&] { return cluster.raft(follower).leader().id == cluster.id(leader); },
-                     milliseconds(3000)));
+  const int follower = cluster.wait_for_follower_of(leader);
+  REQUIRE(follower >= 0);
   auto written = cluster.apply(set_command("k", "v1"));
   REQUIRE_OK(written.status());
 
