@@ -5,6 +5,7 @@
 // keeps the MemoryStorage. Not thread-safe: one thread at a time.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,7 +73,7 @@ class MemoryStorage final : public LogReader {
   };
   mutable std::optional<Sending> sending_;
   // entries_[0] is a dummy holding the index and term of the entry before the first one.
-  std::vector<pb::Entry> entries_;
+  std::deque<pb::Entry> entries_;
 };
 
 }  // namespace raft

@@ -153,15 +153,14 @@ Status MemoryStorage::compact(Index index) {
     return Status(ErrorCode::kUnavailable,
                   fmt::format("compact {} is past the last index {}", index, last_index()));
   }
-  pb::Entry dummy;
+  // Drop the entries before `index` in place (a deque frees them without moving what stays)
+  // and turn the entry at `index` into the new dummy: only its index and term are kept.
+  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - offset));
+  pb::Entry& dummy = entries_.front();
+  const Term term = dummy.term();
+  dummy.Clear();
   dummy.set_index(index);
-  dummy.set_term(entries_[index - offset].term());
-  std::vector<pb::Entry> rest;
-  rest.reserve(entries_.size() - (index - offset));
-  rest.push_back(std::move(dummy));
-  for (std::size_t k = index - offset + 1; k < entries_.size(); ++k)
-    rest.push_back(std::move(entries_[k]));
-  entries_ = std::move(rest);
+  dummy.set_term(term);
   return {};
 }
 
