@@ -550,7 +550,7 @@ std::string KvStateMachine::execute(const std::string& data, Database& db,
   switch (command.op_case()) {
     case pb::Command::kPut: {
       const std::string key = data_key(command.put().key());
-      result.set_existed(exists(key));
+      if (command.put().report_existed()) result.set_existed(exists(key));
       batch->Put(key, command.put().value());
       (*written)[key] = true;
       break;

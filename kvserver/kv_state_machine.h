@@ -12,7 +12,8 @@
 // Commands (proto/kv.proto). An ENTRY_NORMAL entry's data is a serialized kv.pb.Command
 // (Put{key, value} or Delete{key}); values are the client's JSON text, stored byte for byte.
 // apply() answers with a serialized kv.pb.CommandResult: code OK and `existed` (the key had a
-// value just before), or code INVALID_COMMAND with an error message for data that is not a
+// value just before; for a Put only when it asks with report_existed, since that costs a
+// database read per put), or code INVALID_COMMAND with an error message for data that is not a
 // Command (undecodable, or no operation set). Such an entry is already committed, so every
 // node applies it the same way: as a no-op that only advances the applied index. Entries of
 // other types (no-ops, configurations) change no data and answer "". A SetMember command

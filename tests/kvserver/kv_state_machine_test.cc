@@ -99,6 +99,15 @@ raft::pb::Entry put(raft::Index index, const std::string& key, const std::string
   return entry(index, term, raft::pb::ENTRY_NORMAL, c.SerializeAsString());
 }
 
+// A put that asks for CommandResult.existed.
+raft::pb::Entry put_reporting(raft::Index index, const std::string& key, const std::string& value) {
+  kv::pb::Command c;
+  c.mutable_put()->set_key(key);
+  c.mutable_put()->set_value(value);
+  c.mutable_put()->set_report_existed(true);
+  return entry(index, 1, raft::pb::ENTRY_NORMAL, c.SerializeAsString());
+}
+
 raft::pb::Entry del(raft::Index index, const std::string& key, raft::Term term = 1) {
   kv::pb::Command c;
   c.mutable_delete_()->set_key(key);
@@ -173,12 +182,12 @@ TEST_CASE("put stores a value that get returns and delete removes") {
   auto sm = open_sm(dir.path());
   CHECK_FALSE(get(*sm, "a").has_value());
 
-  auto r1 = result_of(sm->apply(put(1, "a", "\"one\"")));
+  auto r1 = result_of(sm->apply(put_reporting(1, "a", "\"one\"")));
   CHECK(r1.code() == kv::pb::CommandResult::OK);
   CHECK_FALSE(r1.existed());
   CHECK(get(*sm, "a") == std::optional<std::string>("\"one\""));
 
-  auto r2 = result_of(sm->apply(put(2, "a", "2")));
+  auto r2 = result_of(sm->apply(put_reporting(2, "a", "2")));
   CHECK(r2.existed());
   CHECK(get(*sm, "a") == std::optional<std::string>("2"));
 
@@ -190,6 +199,15 @@ TEST_CASE("put stores a value that get returns and delete removes") {
   auto r4 = result_of(sm->apply(del(4, "a")));
   CHECK_FALSE(r4.existed());
   CHECK(sm->last_applied() == 4);
+}
+
+TEST_CASE("a put reports whether the key existed only when it asks") {
+  TempDir dir;
+  auto sm = open_sm(dir.path());
+  REQUIRE(result_of(sm->apply(put(1, "a", "1"))).code() == kv::pb::CommandResult::OK);
+  CHECK_FALSE(result_of(sm->apply(put(2, "a", "2"))).existed());  // not asked: no read
+  CHECK(result_of(sm->apply(put_reporting(3, "a", "3"))).existed());
+  CHECK(get(*sm, "a") == std::optional<std::string>("3"));
 }
 
 TEST_CASE("last_applied and its term survive a reopen and equal the last applied entry") {
@@ -601,11 +619,11 @@ TEST_CASE("apply_batch answers each command as if applied one by one, in one wri
   TempDir dir;
   auto sm = open_sm(dir.path());
   sm->apply(put(1, "a", "old"));
-  std::vector<raft::pb::Entry> batch = {put(2, "a", "new"),  // existed: yes
-                                        del(3, "a"),         // existed: yes (set just before)
-                                        put(4, "b", "1"),    // existed: no
-                                        put(5, "b", "2"),    // existed: yes (set just before)
-                                        del(6, "c"),         // existed: no
+  std::vector<raft::pb::Entry> batch = {put_reporting(2, "a", "new"),  // existed: yes
+                                        del(3, "a"),  // existed: yes (set just before)
+                                        put_reporting(4, "b", "1"),  // existed: no
+                                        put_reporting(5, "b", "2"),  // existed: yes (just before)
+                                        del(6, "c"),                 // existed: no
                                         entry(7, 2, raft::pb::ENTRY_CONF_CHANGE, "")};
   const std::vector<std::string> responses = sm->apply_batch(batch);
   REQUIRE(responses.size() == batch.size());
