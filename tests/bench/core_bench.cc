@@ -119,7 +119,7 @@ void run(int batch, std::size_t size, double seconds) {
     cluster.deliver();
     ++rounds;
     // Keep memory small: compact each log behind what it applied, every 8,192 entries,
-    // keeping the last 1,024 (a compaction moves what it keeps). The working set stays in
+    // keeping the last 1,024. The working set stays in
     // the cache and the allocator reuses its memory: a window of 2^18 entries (130 MB over
     // three nodes) made every compaction hand pages back to the kernel and fault them in
     // again, and measured the page zeroing, not the core.
