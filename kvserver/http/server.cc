@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 
 #include <cerrno>
@@ -31,6 +32,7 @@ std::string endpoint_string(const tcp::endpoint& endpoint) {
 }
 
 void run_loop(ServerState* state) {
+  (void)::pthread_setname_np(::pthread_self(), "kv-http");
   for (;;) {
     try {
       state->io.run();

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/snapshot_adapters.h"
+#include "common/thread_name.h"
 
 namespace raft::runtime {
 
@@ -26,7 +27,10 @@ ApplyWorker::ApplyWorker(StateMachine& fsm, Logger& logger, SnapshotWorker& snap
 ApplyWorker::~ApplyWorker() { stop(); }
 
 void ApplyWorker::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    set_thread_name("raft-apply");
+    run();
+  });
 }
 
 void ApplyWorker::stop() {

@@ -9,6 +9,7 @@
 
 #include "common/snapshot_adapters.h"
 #include "raft/configuration.h"
+#include "common/thread_name.h"
 
 namespace raft {
 namespace {
@@ -164,7 +165,10 @@ Status Raft::Impl::open() {
   logger_->log(LogLevel::kInfo, fmt::format("{}: raft started on {} (applied {}, log {}..{})",
                                             options_.id, local_address_, start_.applied,
                                             storage_->first_index(), storage_->last_index()));
-  core_thread_ = std::thread([this] { io_.run(); });
+  core_thread_ = std::thread([this] {
+    set_thread_name("raft-core");
+    io_.run();
+  });
   return Status::ok_status();
 }
 

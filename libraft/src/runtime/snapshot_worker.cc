@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/snapshot_adapters.h"
+#include "common/thread_name.h"
 
 namespace raft::runtime {
 namespace {
@@ -35,7 +36,10 @@ SnapshotWorker::SnapshotWorker(DurableStorage& storage, Logger& logger, Index ne
 SnapshotWorker::~SnapshotWorker() { stop(); }
 
 void SnapshotWorker::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    set_thread_name("raft-snapshot");
+    run();
+  });
 }
 
 void SnapshotWorker::stop() {

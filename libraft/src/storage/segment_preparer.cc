@@ -1,4 +1,5 @@
 #include "storage/segment_preparer.h"
+#include "common/thread_name.h"
 
 #include <fmt/format.h>
 
@@ -38,7 +39,10 @@ void SegmentPreparer::start() {
     return;
   }
   try {
-    thread_ = std::thread([this] { prepare(); });
+    thread_ = std::thread([this] {
+      set_thread_name("raft-segprep");
+      prepare();
+    });
   } catch (const std::system_error& e) {  // no thread to be had: no spare this time
     std::lock_guard lock(mutex_);
     error_ = Status(ErrorCode::kIoError,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "transport/frame_codec.h"
+#include "common/thread_name.h"
 
 namespace raft::transport {
 
@@ -604,6 +605,7 @@ Status TcpTransport::start(const std::string& listen_address, MessageHandler han
   work_.emplace(io_.get_executor());
   accept_next();
   thread_ = std::thread([this] {
+    set_thread_name("raft-net");
     try {
       io_.run();
     } catch (const std::exception& e) {
