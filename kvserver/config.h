@@ -26,6 +26,7 @@ struct Config {
   int heartbeat_ms = 100;
   int election_timeout_ms = 1000;
   int request_timeout_ms = 5000;
+  int http_threads = 0;  // --http-threads; 0: one per two CPUs, at least one
   std::size_t max_key_bytes = 4096;
   std::size_t max_value_bytes = 1 << 20;
   std::string log_level = "info";  // debug | info | warn | error
@@ -36,6 +37,8 @@ struct Config {
   std::string raft_address() const;
   // The largest request body these limits allow: the value's JSON text, the key (JSON-escaped:
   // at most 6 bytes per byte) and room for the rest.
+  // The HTTP server's thread count: http_threads, or for 0 one per two CPUs (at least one).
+  int http_thread_count() const;
   std::size_t max_body_bytes() const { return max_value_bytes + 6 * max_key_bytes + (64 << 10); }
 };
 

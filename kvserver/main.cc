@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<kv::KvService> service;
   kv::http::ServerOptions http_options;
   http_options.listen_address = fmt::format("{}:{}", config.http_host, config.http_port);
-  http_options.threads = 2;
+  http_options.threads = config.http_thread_count();
   http_options.log = [&logger](const std::string& line) {
     logger.log(raft::LogLevel::kWarn, "http: " + line);
   };

@@ -2,9 +2,11 @@
 // and the one-line errors for bad values.
 #include "kvserver/config.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -101,6 +103,18 @@ TEST_CASE("bad values are one-line errors naming the flag", "[config]") {
   CHECK(error_of({"--id", "a", "--log-level", "loud"}).find("--log-level") != std::string::npos);
   CHECK(error_of({"--id", "a b"}).find("--id") != std::string::npos);
   CHECK(error_of({"--id", "a", "--max-value-bytes", "-1"}).find("--max-value-bytes") !=
+        std::string::npos);
+}
+
+TEST_CASE("--http-threads sets the HTTP thread count, and 0 picks one per two CPUs", "[config]") {
+  CHECK(config_of({"--id", "a", "--http-threads", "3"}).http_thread_count() == 3);
+  const kv::Config automatic = config_of({"--id", "a"});
+  CHECK(automatic.http_threads == 0);
+  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  CHECK(automatic.http_thread_count() == std::max(1, cpus / 2));
+  CHECK(error_of({"--id", "a", "--http-threads", "-1"}).find("--http-threads") !=
+        std::string::npos);
+  CHECK(error_of({"--id", "a", "--http-threads", "1000"}).find("--http-threads") !=
         std::string::npos);
 }
 
