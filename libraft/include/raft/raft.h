@@ -17,6 +17,8 @@
 //     once (after a restart, from StateMachine::last_applied() + 1), restore() and snapshot();
 //   - the snapshot thread: writes a state machine snapshot to the snapshot store while
 //     applies go on, then compacts the log.
+// They are named raft-core, raft-net (TcpTransport), raft-apply and raft-snapshot (top -H,
+// perf and gdb show the names); the log's segment preparer is raft-segprep.
 // Callbacks (the overloads taking a Callback, and the observer) run on one of the runtime's
 // threads, or on the caller's thread before the call returns (immediate errors). They must
 // return quickly and must not wait on a future of this Raft.

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "common/snapshot_adapters.h"
-#include "common/thread_name.h"
+#include "os/thread_name.h"
 
 namespace raft::runtime {
 

@@ -8,8 +8,8 @@
 #include <random>
 
 #include "common/snapshot_adapters.h"
+#include "os/thread_name.h"
 #include "raft/configuration.h"
-#include "common/thread_name.h"
 
 namespace raft {
 namespace {

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/snapshot_adapters.h"
-#include "common/thread_name.h"
+#include "os/thread_name.h"
 
 namespace raft::runtime {
 namespace {

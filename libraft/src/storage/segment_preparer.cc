@@ -1,10 +1,11 @@
 #include "storage/segment_preparer.h"
-#include "common/thread_name.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <system_error>
+
+#include "os/thread_name.h"
 
 namespace raft {
 

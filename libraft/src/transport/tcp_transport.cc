@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "os/thread_name.h"
 #include "transport/frame_codec.h"
-#include "common/thread_name.h"
 
 namespace raft::transport {
 
