@@ -106,7 +106,7 @@ TEST_CASE("bad values are one-line errors naming the flag", "[config]") {
         std::string::npos);
 }
 
-TEST_CASE("the http-threads flag sets the HTTP thread count, and 0 picks one per two CPUs", "[config]") {
+TEST_CASE("the http-threads flag sets the thread count, and 0 picks one per two CPUs", "[config]") {
   CHECK(config_of({"--id", "a", "--http-threads", "3"}).http_thread_count() == 3);
   const kv::Config automatic = config_of({"--id", "a"});
   CHECK(automatic.http_threads == 0);
