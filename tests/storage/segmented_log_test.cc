@@ -1,8 +1,11 @@
 // Behaviour of SegmentedLog on the real file system, in a fresh temporary directory.
 #include "raft/segmented_log.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "log_test_support.h"
 
@@ -168,6 +171,33 @@ TEST_CASE("segmented log: compaction drops whole segments and keeps the compacti
   log = open_log(dir, small_segments());
   check_log(*log, 41, 45, [](Index) { return 3; });
   CHECK(*log->term(40) == 2);
+}
+
+TEST_CASE("segmented log: compaction leftovers with a gap between them are removed at open",
+          "[storage][segmented_log]") {
+  // compact() removes the segments it drops and syncs the directory once; the removals may
+  // reach the disk in any order, so a crash can leave an older leftover without a newer one.
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  auto log = open_log(dir, small_segments());
+  for (Index i = 1; i <= 60; i += 3) REQUIRE(log->append(make_entries(i, i + 2, 1, 100)).ok());
+  REQUIRE(log->segment_count() >= 4);
+  std::vector<std::filesystem::path> segments;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().extension() == ".log") segments.push_back(f.path());
+  }
+  std::sort(segments.begin(), segments.end());
+  const std::filesystem::path first = segments.front();
+  const std::filesystem::path saved = first.string() + ".saved";
+  std::filesystem::copy_file(first, saved);
+  REQUIRE(log->compact(45).ok());
+  REQUIRE(!std::filesystem::exists(first));
+  REQUIRE(!std::filesystem::exists(segments[1]));  // the gap: a newer leftover is gone
+  log.reset();
+  std::filesystem::rename(saved, first);  // the older leftover's removal "did not persist"
+  log = open_log(dir, small_segments());
+  check_log(*log, 46, 60, [](Index) { return 1; });
+  CHECK(!std::filesystem::exists(first));
 }
 
 TEST_CASE("segmented log: a second open of the same directory is refused",

@@ -76,7 +76,9 @@ class FileSystem {
   // Makes the directory's entries (created, renamed, removed files) durable (fsync of the
   // directory).
   virtual Status sync_dir(const std::string& path) = 0;
-  // Creates the directory and its parents if absent.
+  // Creates the directory and its parents if absent. Each directory it creates is durable
+  // when it returns (its parent is synced after the mkdir), so that files synced into it
+  // later cannot vanish with it at a power loss.
   virtual Status create_dirs(const std::string& path) = 0;
   // Names (not paths) of the entries of a directory, sorted.
   virtual Result<std::vector<std::string>> list(const std::string& dir) = 0;

@@ -134,12 +134,14 @@
 // recovery() (file, offset, bytes and valid records dropped, and why), for the host to log.
 // A last segment with no complete header (its creation was interrupted) is removed. Gaps
 // between segments, entries out of sequence and a name that disagrees with the header are
-// kCorruption. Limits of the rule: an entry whose payload itself holds an aligned sector of
-// zeros and that is damaged elsewhere, in the last segment and followed by valid records, is
-// taken for a torn write and cut with what follows; and an unsynced write whose only missing
-// bytes are a sector torn within itself, or the last 1 to 7 bytes of a sector, before later
-// sectors that reached the disk, has no hole to show: open() reports kCorruption rather
-// than guess.
+// kCorruption — except after a segment wholly at or below the compaction point: such
+// segments are compaction leftovers, removed at open, and may have gaps between them
+// (compact() syncs its removals together, and they can reach the disk in any order).
+// Limits of the rule: an entry whose payload itself holds an aligned sector of zeros and that
+// is damaged elsewhere, in the last segment and followed by valid records, is taken for a
+// torn write and cut with what follows; and an unsynced write whose only missing bytes are a
+// sector torn within itself, or the last 1 to 7 bytes of a sector, before later sectors that
+// reached the disk, has no hole to show: open() reports kCorruption rather than guess.
 //
 // Memory: the in-memory index holds 8 bytes per entry (its file offset) plus one
 // (index, term) pair per run of equal terms; entries are read from the files (the page

@@ -17,8 +17,9 @@
 //     prefix of it (from a seeded PRNG; the rest is as synced), kZeroTail fills it with zeros
 //     (the blocks and size reached the disk, the data did not);
 //   - locks are released and every file object opened before the crash fails from then on.
-// Simplification: directories made by create_dirs() are durable at once (in their parent's
-// durable entries too); renames and removals of directories follow the rules above.
+// Directories made by create_dirs() are durable at once (in their parent's durable entries
+// too), as FileSystem::create_dirs promises (the POSIX one syncs each parent); renames and
+// removals of directories follow the rules above.
 //
 // Faults: fail_nth() makes one future call of a kind fail with kIoError, fail_from() makes
 // every call of a kind fail from the nth on, set_space_limit() makes writes fail once the

@@ -269,10 +269,12 @@ class PosixFileSystem final : public FileSystem {
     if (parent != path && parent != "." && parent != "/") {
       if (Status s = create_dirs(parent); !s.ok()) return s;
     }
-    if (retry([&] { return ::mkdir(path.c_str(), 0755); }) != 0 && errno != EEXIST) {
+    if (retry([&] { return ::mkdir(path.c_str(), 0755); }) != 0) {
+      if (errno == EEXIST) return Status();  // made by someone else, who syncs it
       return posix_error("mkdir", path, errno);
     }
-    return Status();
+    // The new entry in the parent is durable only once the parent is synced.
+    return sync_dir(parent);
   }
 
   Result<std::vector<std::string>> list(const std::string& dir) override {

@@ -199,7 +199,10 @@ Status SegmentedLog::recover() {
     }
     if (!segments_.empty()) {
       const Segment& prev = segments_.back();
-      if (segment.first_index != prev.last_index() + 1) {
+      // A segment wholly at or below the compaction point is garbage (removed below), and
+      // the garbage an interrupted compact() leaves may have gaps: its removals are synced
+      // together, and unsynced removals can reach the disk in any order.
+      if (prev.last_index() > snapshot_index_ && segment.first_index != prev.last_index() + 1) {
         return corruption(fmt::format(
             "segmented log {}: {} starts at index {} but {} ends at index {} (gap or overlap)",
             dir_, segment.path, segment.first_index, prev.path, prev.last_index()));

@@ -122,30 +122,29 @@ void SegmentedLog::note_terms(const std::vector<pb::Entry>& entries, std::size_t
 }
 
 Status SegmentedLog::truncate_suffix(Index start) {
-  // Whole segments after `start` go first, newest first, and the directory is synced before
-  // the segment holding `start` is cut: a crash at any point leaves a contiguous log.
-  bool removed = false;
+  // Whole segments after `start` go first, newest first, the directory synced after each
+  // (unsynced removals can reach the disk in any order), so that the segment holding `start`
+  // is cut only after they are gone: a crash at any point leaves a contiguous log. Runs past
+  // the end of the log never answer term(); they are dropped as the log shrinks.
+  auto drop_runs = [this] {
+    while (!term_runs_.empty() && term_runs_.back().first > physical_last()) term_runs_.pop_back();
+  };
   while (segments_.back().first_index > start) {
     if (segments_.size() == 1) break;  // cannot happen: start > compaction point
     writer_.reset();
     if (Status s = fs_.remove(segments_.back().path); !s.ok()) {
+      drop_runs();
       failed_ = s;
       return s;
     }
     segments_.pop_back();
-    removed = true;
-  }
-  // Runs past the end of the log never answer term(); drop them as the log shrinks.
-  auto drop_runs = [this] {
-    while (!term_runs_.empty() && term_runs_.back().first > physical_last()) term_runs_.pop_back();
-  };
-  drop_runs();
-  if (removed) {
     if (Status s = fs_.sync_dir(dir_); !s.ok()) {
+      drop_runs();
       failed_ = s;
       return s;
     }
   }
+  drop_runs();
   Segment& segment = segments_.back();
   const std::uint64_t cut = segment.offsets[start - segment.first_index];
   if (!writer_) {
@@ -260,7 +259,12 @@ Status SegmentedLog::start_segment(Index first) {
     // An empty segment is harmless to recovery, but a stray one here would confuse the next
     // start_segment(); remove it.
     if (!named) return s;
-    if (Status r = remove_segment_file(path); !r.ok()) {
+    // The removal is synced too: a name that survived a crash would put an empty segment
+    // after the one the next append() goes on with, which then could not open as a middle
+    // segment (its unused zeros).
+    Status r = remove_segment_file(path);
+    if (r.ok()) r = fs_.sync_dir(dir_);
+    if (!r.ok()) {
       failed_ = Status(ErrorCode::kIoError,
                        fmt::format("segmented log {}: creating {} failed ({}) and removing it "
                                    "failed too ({}); reopen the log",
