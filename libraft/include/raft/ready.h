@@ -56,7 +56,6 @@ struct SnapshotChunk {
   pb::SnapshotMetadata metadata;  // the snapshot the chunk belongs to
   std::uint64_t offset = 0;       // where `data` goes in it
   std::string data;
-  bool operator==(const SnapshotChunk&) const = default;
 };
 
 // A read request (RawNode::read_index) that became safe, or failed. Linearizable reads
