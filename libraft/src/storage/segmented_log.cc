@@ -294,6 +294,9 @@ Status SegmentedLog::remove_stale_segments(std::vector<Index>* firsts, bool* dir
 }
 
 Status SegmentedLog::scan_segment(Segment& segment, bool last, bool* remove) {
+  if (segment.first_index == 0) {  // raft's entries start at index 1
+    return corruption(fmt::format("{}: a segment cannot start at index 0", segment.path));
+  }
   auto file = fs_.open_readable(segment.path);
   if (!file.ok()) return file.status();
   auto size_or = (*file)->size();
