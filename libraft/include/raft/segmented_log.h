@@ -133,10 +133,11 @@
 // A bad record in any other segment is kCorruption whatever it holds. What open() cut is in
 // recovery() (file, offset, bytes and valid records dropped, and why), for the host to log.
 // A last segment with no complete header (its creation was interrupted) is removed. Gaps
-// between segments, entries out of sequence and a name that disagrees with the header are
-// kCorruption — except after a segment wholly at or below the compaction point: such
-// segments are compaction leftovers, removed at open, and may have gaps between them
-// (compact() syncs its removals together, and they can reach the disk in any order).
+// between segments, entries out of sequence, a segment named for index 0 and a name that
+// disagrees with the header are kCorruption — except after a segment wholly at or below
+// the compaction point: such segments are compaction leftovers, removed at open, and may
+// have gaps between them (compact() syncs its removals together, and they can reach the
+// disk in any order).
 // Limits of the rule: an entry whose payload itself holds an aligned sector of zeros and that
 // is damaged elsewhere, in the last segment and followed by valid records, is taken for a
 // torn write and cut with what follows; and an unsynced write whose only missing bytes are a
