@@ -21,10 +21,11 @@ namespace raft {
 namespace {
 
 using Fs = FaultInjectingFileSystem;
+namespace sf = segment_format;
 
 constexpr std::uint64_t kNoLimit = UINT64_MAX;
-constexpr std::size_t kHeader = 32;
-constexpr std::size_t kRecordHeader = 8;
+constexpr std::size_t kHeader = sf::kHeaderSize;
+constexpr std::size_t kReserved = kHeader - 4;  // the header's last 4 bytes are reserved
 constexpr Index kEntries = 60;
 const std::string kDir = "/data/log";
 
@@ -71,10 +72,9 @@ std::vector<SegmentImage> write_log(Fs& fs, const std::vector<pb::Entry>& entrie
   auto names = fs.list(kDir);
   REQUIRE(names.ok());
   for (const auto& name : *names) {
-    if (name.size() != 24 || name.substr(20) != ".log") continue;
     SegmentImage s;
+    if (!sf::parse_segment_name(name, &s.first)) continue;
     s.path = kDir + "/" + name;
-    s.first = std::stoull(name.substr(0, 20));
     s.data = *fs.contents(s.path);
     segments.push_back(std::move(s));
   }
@@ -84,7 +84,7 @@ std::vector<SegmentImage> write_log(Fs& fs, const std::vector<pb::Entry>& entrie
     std::size_t at = kHeader;
     for (Index i = segments[k].first; i < end; ++i) {
       segments[k].starts.push_back(at);
-      at += kRecordHeader + entries[i - 1].ByteSizeLong();
+      at += sf::kRecordHeaderSize + entries[i - 1].ByteSizeLong();
       segments[k].ends.push_back(at);
     }
   }
@@ -184,8 +184,8 @@ TEST_CASE("segmented log damage: random damage is refused or cut to the prefix t
         // A header cut short is an interrupted creation: the segment is removed.
         expect = t.from < kHeader ? s.first - 1 : kept_before(s, t.from);
       }
-    } else if (t.from >= 28 && t.to <= kHeader) {
-      // The header's reserved bytes [28,32): not checksummed and never read; opens whole.
+    } else if (t.from >= kReserved && t.to <= kHeader) {
+      // The header's reserved bytes: not checksummed and never read; opens whole.
     } else if (t.from < t.to) {
       bool intact_after = false;  // a record after the damage that the damage left whole
       for (std::size_t start : s.starts) intact_after = intact_after || start >= t.to;
@@ -237,9 +237,9 @@ TEST_CASE("segmented log damage: random damage is refused or cut to the prefix t
 // followed by zeros (its unused space).
 void put_segment(Fs& fs, Index name_first, Index header_first) {
   REQUIRE(fs.create_dirs(kDir).ok());
-  auto file = fs.create_writable(kDir + "/" + segment_format::segment_name(name_first));
+  auto file = fs.create_writable(kDir + "/" + sf::segment_name(name_first));
   REQUIRE(file.ok());
-  REQUIRE((*file)->append(segment_format::encode_header(header_first, 0)).ok());
+  REQUIRE((*file)->append(sf::encode_header(header_first, 0)).ok());
   REQUIRE((*file)->append(std::string(4096 - kHeader, '\0')).ok());
   REQUIRE((*file)->sync().ok());
   REQUIRE(fs.sync_dir(kDir).ok());
