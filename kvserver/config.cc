@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include "raft/configuration.h"
+
 namespace kv {
 
 using raft::ErrorCode;
@@ -135,8 +137,9 @@ Result<ParsedConfig> parse_config(int argc, const char* const* argv, const GetEn
   auto id = lookup(result, "id", "RAFT_NODE_ID", getenv);
   if (!id) return invalid("no node id: pass --id or set RAFT_NODE_ID");
   config.id = *id;
+  if (Status s = raft::validate_server_id(config.id, "--id"); !s.ok()) return s;
   for (char c : config.id) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == '/' || c == '"' || c == '\\') {
+    if (c == ' ' || c == '/' || c == '"' || c == '\\') {
       return invalid(fmt::format("--id '{}': use letters, digits, '-', '_' or '.'", config.id));
     }
   }
@@ -153,8 +156,9 @@ Result<ParsedConfig> parse_config(int argc, const char* const* argv, const GetEn
   if (Status s = port("raft-port", "RAFT_PORT", &config.raft_port); !s.ok()) return s;
   config.http_host = result["http-host"].as<std::string>();
   config.raft_addr = result["raft-addr"].as<std::string>();
-  if (config.raft_addr.empty() || config.http_host.empty()) {
-    return invalid("--raft-addr and --http-host must not be empty");
+  if (Status s = raft::validate_server_address(config.raft_addr, "--raft-addr"); !s.ok()) return s;
+  if (Status s = raft::validate_server_address(config.http_host, "--http-host"); !s.ok()) {
+    return s;
   }
   config.data_dir =
       lookup(result, "data-dir", "RAFT_VOL_DIR", getenv).value_or("data/" + config.id);

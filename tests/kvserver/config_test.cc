@@ -106,6 +106,20 @@ TEST_CASE("bad values are one-line errors naming the flag", "[config]") {
         std::string::npos);
 }
 
+TEST_CASE("an id or address that is not UTF-8 text is refused before anything is stored",
+          "[config]") {
+  for (const char* id : {"n\xff", "n\x01", "n\xed\xa0\x80"}) {
+    const std::string e = error_of({"--id", id});
+    CHECK(e.find("--id") != std::string::npos);
+    CHECK(e.find("UTF-8") != std::string::npos);
+  }
+  CHECK(config_of({"--id", "a"}, Env{{{"RAFT_NODE_ID", "n\xfe"}}}).id == "a");  // the flag wins
+  CHECK(error_of({}, Env{{{"RAFT_NODE_ID", "n\xfe"}}}).find("UTF-8") != std::string::npos);
+  CHECK(error_of({"--id", "a", "--raft-addr", "h\xff"}).find("--raft-addr") != std::string::npos);
+  CHECK(error_of({"--id", "a", "--http-host", "h\x7f"}).find("--http-host") != std::string::npos);
+  CHECK(config_of({"--id", "n\xc5\x93ud"}).id == "n\xc5\x93ud");  // UTF-8 ids are fine
+}
+
 TEST_CASE("the http-threads flag sets the thread count, and 0 picks one per two CPUs", "[config]") {
   CHECK(config_of({"--id", "a", "--http-threads", "3"}).http_thread_count() == 3);
   const kv::Config automatic = config_of({"--id", "a"});

@@ -2,6 +2,8 @@
 // handshake rule and the receiver's reject.
 #include "transport/frame_codec.h"
 
+#include <google/protobuf/stubs/logging.h>
+
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <random>
@@ -36,6 +38,25 @@ pb::Message make_message(std::uint64_t index, std::string data = "payload") {
 }
 
 HandshakeRule rule() { return HandshakeRule{"c1", "n1", kProtocolVersion}; }
+
+// Counts the lines libprotobuf logs while it lives (it would write them to stderr). Tests are
+// single-threaded, as SetLogHandler requires.
+class ProtobufLogCounter {
+ public:
+  ProtobufLogCounter() {
+    count_ = 0;
+    previous_ = google::protobuf::SetLogHandler(&ProtobufLogCounter::on_log);
+  }
+  ~ProtobufLogCounter() { google::protobuf::SetLogHandler(previous_); }
+  ProtobufLogCounter(const ProtobufLogCounter&) = delete;
+  ProtobufLogCounter& operator=(const ProtobufLogCounter&) = delete;
+  int count() const { return count_; }
+
+ private:
+  static void on_log(google::protobuf::LogLevel, const char*, int, const std::string&) { ++count_; }
+  static inline int count_ = 0;
+  google::protobuf::LogHandler* previous_ = nullptr;
+};
 
 // A handshake then `count` messages with indexes 0..count-1.
 std::string good_stream(int count) {
@@ -215,6 +236,58 @@ TEST_CASE("a handshake for another receiver is refused, naming both ids", "[code
   REQUIRE(s.message().find("'n1'") != std::string::npos);
 }
 
+TEST_CASE(
+    "a sender id that is not UTF-8 text is refused and quoted, with nothing logged by "
+    "protobuf",
+    "[codec]") {
+  ProtobufLogCounter protobuf_logs;
+  for (const std::string& bad :
+       {std::string("n\xff"), std::string("n2\nINFO forged line"), std::string("")}) {
+    InboundDecoder decoder(rule());
+    std::vector<pb::Message> out;
+    Status s = decoder.feed(encode_handshake_frame(make_handshake("c1", bad, "n1")) +
+                                encode_message_frame(make_message(1)),
+                            &out);
+    REQUIRE(s.code() == ErrorCode::kInvalidArgument);
+    REQUIRE(decoder.handshake_refused());
+    REQUIRE(s.message().find("handshake sender id") != std::string::npos);
+    for (char c : s.message()) REQUIRE(static_cast<unsigned char>(c) >= 0x20);
+    REQUIRE(out.empty());
+  }
+  CHECK(protobuf_logs.count() == 0);
+}
+
+TEST_CASE("a cluster id or address that is not UTF-8 text is refused, quoted printably",
+          "[codec]") {
+  ProtobufLogCounter protobuf_logs;
+  InboundDecoder other_cluster(rule());
+  std::vector<pb::Message> out;
+  Status s = other_cluster.feed(encode_handshake_frame(make_handshake("c\xfe")), &out);
+  REQUIRE(s.code() == ErrorCode::kInvalidArgument);
+  REQUIRE(s.message().find("cluster id 'c\\xfe'") != std::string::npos);
+  pb::Handshake bad_address = make_handshake();
+  bad_address.set_from_address("h\x01:7000");
+  InboundDecoder address(rule());
+  s = address.feed(encode_handshake_frame(bad_address), &out);
+  REQUIRE(s.code() == ErrorCode::kInvalidArgument);
+  REQUIRE(s.message().find("'h\\x01:7000'") != std::string::npos);
+  CHECK(protobuf_logs.count() == 0);
+}
+
+TEST_CASE("a reject whose ids are not UTF-8 decodes on the sending side, protobuf logging nothing",
+          "[codec]") {
+  ProtobufLogCounter protobuf_logs;
+  pb::HandshakeReject reject;
+  reject.set_local_id("n\xff");
+  reject.set_cluster_id("c\xc0");
+  reject.set_reason("why \xfe");
+  OutboundDecoder decoder;
+  REQUIRE(decoder.feed(encode_reject_frame(reject)).ok());
+  REQUIRE(decoder.reject().has_value());
+  REQUIRE(decoder.reject()->local_id() == "n\xff");
+  CHECK(protobuf_logs.count() == 0);
+}
+
 TEST_CASE("an unsupported protocol version is refused", "[codec]") {
   InboundDecoder decoder(rule());
   std::vector<pb::Message> out;
@@ -298,7 +371,7 @@ TEST_CASE("a long reject reason is cut on a UTF-8 character boundary", "[codec]"
   const pb::HandshakeReject reject = make_reject(Status(ErrorCode::kInvalidArgument, text), rule());
   REQUIRE(reject.reason().size() == kMaxRejectReasonBytes - 1);
   REQUIRE(text.compare(0, reject.reason().size(), reject.reason()) == 0);
-  // It still serializes and parses as a valid proto3 string.
+  // It stays valid UTF-8 and decodes on the sending side.
   OutboundDecoder decoder;
   REQUIRE(decoder.feed(encode_reject_frame(reject)).ok());
   REQUIRE(decoder.reject().has_value());

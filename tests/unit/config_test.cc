@@ -18,6 +18,11 @@ TEST_CASE("Config::validate rejects an empty id", "[config]") {
   CHECK(st.code() == ErrorCode::kInvalidArgument);
 }
 
+TEST_CASE("Config::validate rejects an id that is not UTF-8 text", "[config]") {
+  CHECK(make_config("n\xff").validate().code() == ErrorCode::kInvalidArgument);
+  CHECK(make_config("n\t1").validate().code() == ErrorCode::kInvalidArgument);
+}
+
 TEST_CASE("Config::validate rejects heartbeat_tick >= election_tick", "[config]") {
   Config config = make_config("n1");
   config.election_tick = 5;

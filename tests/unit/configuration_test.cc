@@ -58,6 +58,62 @@ TEST_CASE("a configuration with an empty id is invalid", "[configuration]") {
   CHECK(validate_configuration(c).code() == ErrorCode::kInvalidArgument);
 }
 
+TEST_CASE("server ids that are UTF-8 text without control characters are valid",
+          "[configuration]") {
+  CHECK(validate_server_id("n1").ok());
+  CHECK(validate_server_id("node-1.east_2").ok());
+  CHECK(validate_server_id("n\xc5\x93ud-\xe6\x97\xa5").ok());  // "nœud-日"
+  CHECK(validate_server_id(std::string(kMaxServerIdBytes, 'a')).ok());
+  CHECK(validate_server_address("10.0.0.1:7000").ok());
+}
+
+TEST_CASE(
+    "a server id that is empty, too long, not UTF-8 or holds a control character is "
+    "refused, quoted printably",
+    "[configuration]") {
+  CHECK(validate_server_id("").code() == ErrorCode::kInvalidArgument);
+  CHECK(validate_server_id(std::string(kMaxServerIdBytes + 1, 'a')).code() ==
+        ErrorCode::kInvalidArgument);
+  CHECK(validate_server_address(std::string(kMaxServerAddressBytes + 1, 'a')).code() ==
+        ErrorCode::kInvalidArgument);
+  for (const char* bad : {"n\xff", "n\xc0\xaf" /* overlong '/' */, "n\xed\xa0\x80" /* surrogate */,
+                          "n\xf4\x90\x80\x80" /* past U+10FFFF */, "n\xe6\x97" /* cut */, "n\n1",
+                          "n\x7f", "n\xc2\x85" /* C1 NEL */}) {
+    INFO("id " << bad);
+    const Status s = validate_server_id(bad, "options.id");
+    CHECK(s.code() == ErrorCode::kInvalidArgument);
+    CHECK(s.message().find("options.id") != std::string::npos);
+    for (char c : s.message()) CHECK(static_cast<unsigned char>(c) >= 0x20);  // no raw bytes
+  }
+  CHECK(validate_server_id("n\xff\n").message().find("'n\\xff\\x0a'") != std::string::npos);
+}
+
+TEST_CASE("a configuration with an id or address that is not UTF-8 text is invalid",
+          "[configuration]") {
+  pb::Configuration bad_id = make_configuration(kThreeIds);
+  add_server(bad_id, "n\xff", pb::NONVOTER);
+  CHECK(validate_configuration(bad_id).code() == ErrorCode::kInvalidArgument);
+  CHECK_FALSE(make_bootstrap_entry(bad_id).ok());
+  pb::Configuration bad_address = make_configuration(kThreeIds);
+  add_server(bad_address, "n4", pb::NONVOTER)->set_address("h\x01:7000");
+  CHECK(validate_configuration(bad_address).code() == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("a change with an id or address that is not UTF-8 text is refused", "[configuration]") {
+  auto bad_id = apply_conf_change(make_configuration(kThreeIds),
+                                  change(ConfChangeType::kAddVoter, "n\xff", "x:7000"));
+  REQUIRE_FALSE(bad_id.ok());
+  CHECK(bad_id.status().code() == ErrorCode::kInvalidArgument);
+  auto bad_address = apply_conf_change(make_configuration(kThreeIds),
+                                       change(ConfChangeType::kAddNonvoter, "n4", "x\xfe:7000"));
+  REQUIRE_FALSE(bad_address.ok());
+  CHECK(bad_address.status().code() == ErrorCode::kInvalidArgument);
+  // Metadata is opaque: any bytes.
+  CHECK(apply_conf_change(make_configuration(kThreeIds), change(ConfChangeType::kAddNonvoter, "n4",
+                                                                "x:7000", std::string("\xff\0", 2)))
+            .ok());
+}
+
 TEST_CASE("find_server is_voter and count_voters look at suffrage", "[configuration]") {
   pb::Configuration c = make_configuration({"n1", "n2"});
   add_server(c, "n3", pb::NONVOTER);

@@ -7,7 +7,9 @@
 // Bootstrap writes the first configuration as entry 1 of term 1 on every founding node.
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "raft/raft.pb.h"
 #include "raft/status.h"
@@ -37,14 +39,27 @@ struct ConfChange {
   Index prev_index = 0;
 };
 
-// Checks that a configuration can be used: at least one voter, non-empty unique ids.
+// The longest server id and address libraft takes, in bytes.
+inline constexpr std::size_t kMaxServerIdBytes = 256;
+inline constexpr std::size_t kMaxServerAddressBytes = 1024;
+// Checks that `id` can name a server: not empty, at most kMaxServerIdBytes, valid UTF-8
+// without control characters (ids go into every message, log line and error). kInvalidArgument
+// says which rule it breaks, `what` naming the id in the message (e.g. "options.id").
+Status validate_server_id(std::string_view id, std::string_view what = "server id");
+// The same for a raft (transport) address, with kMaxServerAddressBytes.
+Status validate_server_address(std::string_view address, std::string_view what = "server address");
+
+// Checks that a configuration can be used: at least one voter, unique ids, and ids and
+// addresses that pass validate_server_id and validate_server_address (an empty address is
+// allowed: a server whose address is learned later). Metadata is opaque and not checked.
 Status validate_configuration(const pb::Configuration& configuration);
 // The server with this id, or nullptr.
 const pb::Server* find_server(const pb::Configuration& configuration, const NodeId& id);
 bool is_voter(const pb::Configuration& configuration, const NodeId& id);
 std::size_t count_voters(const pb::Configuration& configuration);
 // The configuration after `change`, or why the change is refused: kNotFound (unknown
-// server), kInvalidArgument (it would leave no voter, an empty id or address).
+// server), kInvalidArgument (it would leave no voter; an id or, for an add, an address that
+// validate_server_id or validate_server_address refuses).
 Result<pb::Configuration> apply_conf_change(const pb::Configuration& configuration,
                                             const ConfChange& change);
 // "n1 (voter, addr), n2 (nonvoter, addr)": for logs and errors.

@@ -4,7 +4,38 @@
 
 #include <set>
 
+#include "common/text.h"
+
 namespace raft {
+
+namespace {
+
+Status check_text(std::string_view text, std::string_view what, std::size_t max_bytes) {
+  if (text.empty()) {
+    return Status(ErrorCode::kInvalidArgument, fmt::format("{} is empty", what));
+  }
+  if (text.size() > max_bytes) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("{} '{}' is {} bytes long, more than the {} allowed", what,
+                              printable(text, 64), text.size(), max_bytes));
+  }
+  if (!is_utf8_text(text)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("{} '{}' is not valid UTF-8 text (or holds control characters)", what,
+                              printable(text)));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status validate_server_id(std::string_view id, std::string_view what) {
+  return check_text(id, what, kMaxServerIdBytes);
+}
+
+Status validate_server_address(std::string_view address, std::string_view what) {
+  return check_text(address, what, kMaxServerAddressBytes);
+}
 
 std::string_view to_string(ConfChangeType type) {
   switch (type) {
@@ -23,7 +54,14 @@ std::string_view to_string(ConfChangeType type) {
 Status validate_configuration(const pb::Configuration& configuration) {
   std::set<std::string> ids;
   for (const auto& s : configuration.servers()) {
-    if (s.id().empty()) return Status(ErrorCode::kInvalidArgument, "a server has an empty id");
+    if (Status st = validate_server_id(s.id()); !st.ok()) return st;
+    if (!s.address().empty()) {
+      if (Status st =
+              validate_server_address(s.address(), fmt::format("the address of {}", s.id()));
+          !st.ok()) {
+        return st;
+      }
+    }
     if (!ids.insert(s.id()).second) {
       return Status(ErrorCode::kInvalidArgument, fmt::format("server {} appears twice", s.id()));
     }
@@ -69,15 +107,17 @@ pb::Server* find_mutable(pb::Configuration& configuration, const NodeId& id) {
 
 Result<pb::Configuration> apply_conf_change(const pb::Configuration& configuration,
                                             const ConfChange& change) {
-  if (change.id.empty()) return Status(ErrorCode::kInvalidArgument, "the server id is empty");
+  if (Status s = validate_server_id(change.id, "the server id"); !s.ok()) return s;
   pb::Configuration next = configuration;
   pb::Server* server = find_mutable(next, change.id);
   switch (change.type) {
     case ConfChangeType::kAddVoter:
     case ConfChangeType::kAddNonvoter: {
-      if (change.address.empty()) {
-        return Status(ErrorCode::kInvalidArgument, fmt::format("{}: the address of {} is empty",
-                                                               to_string(change.type), change.id));
+      if (Status s = validate_server_address(
+              change.address,
+              fmt::format("{}: the address of {}", to_string(change.type), change.id));
+          !s.ok()) {
+        return s;
       }
       if (server == nullptr) {
         server = next.add_servers();

@@ -2,13 +2,15 @@
 
 #include <fmt/format.h>
 
+#include "raft/configuration.h"
+
 namespace raft {
 
 Status Config::validate() const {
   auto invalid = [](std::string msg) {
     return Status(ErrorCode::kInvalidArgument, std::move(msg));
   };
-  if (id.empty()) return invalid("config: id must not be empty");
+  if (Status s = validate_server_id(id, "config: id"); !s.ok()) return s;
   if (heartbeat_tick <= 0)
     return invalid(fmt::format("config: heartbeat_tick must be > 0, got {}", heartbeat_tick));
   if (election_tick <= heartbeat_tick)

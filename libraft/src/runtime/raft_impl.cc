@@ -115,7 +115,7 @@ Status Raft::Impl::recover() {
 }
 
 Status Raft::Impl::open() {
-  if (options_.id.empty()) return Status(ErrorCode::kInvalidArgument, "options.id is empty");
+  if (Status s = validate_server_id(options_.id, "options.id"); !s.ok()) return s;
   if (options_.listen_address.empty()) {
     return Status(ErrorCode::kInvalidArgument, "options.listen_address is empty");
   }

@@ -4,6 +4,9 @@
 
 #include <utility>
 
+#include "common/text.h"
+#include "raft/configuration.h"
+
 namespace raft::transport {
 
 namespace {
@@ -103,27 +106,35 @@ Status FrameDecoder::feed(std::string_view bytes, std::vector<pb::WireFrame>* fr
 }
 
 Status check_handshake(const pb::Handshake& handshake, const HandshakeRule& rule) {
+  // Every value the peer sent is quoted with printable(): it may hold any bytes.
+  const std::string from = printable(handshake.from_id());
   if (handshake.protocol_version() != rule.protocol_version) {
-    return Status(
-        ErrorCode::kInvalidArgument,
-        fmt::format("handshake from '{}': unsupported protocol version {} (this node "
-                    "speaks {})",
-                    handshake.from_id(), handshake.protocol_version(), rule.protocol_version));
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("handshake from '{}': unsupported protocol version {} (this node "
+                              "speaks {})",
+                              from, handshake.protocol_version(), rule.protocol_version));
   }
   if (handshake.cluster_id() != rule.cluster_id) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("handshake from '{}': cluster id '{}' differs from this node's "
                               "cluster id '{}'",
-                              handshake.from_id(), handshake.cluster_id(), rule.cluster_id));
+                              from, printable(handshake.cluster_id()), rule.cluster_id));
   }
   if (handshake.to_id() != rule.local_id) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("handshake from '{}': intended receiver id '{}' differs from this "
                               "node's id '{}'",
-                              handshake.from_id(), handshake.to_id(), rule.local_id));
+                              from, printable(handshake.to_id()), rule.local_id));
   }
-  if (handshake.from_id().empty()) {
-    return Status(ErrorCode::kInvalidArgument, "handshake with an empty sender id");
+  if (Status s = validate_server_id(handshake.from_id(), "handshake sender id"); !s.ok()) {
+    return s;
+  }
+  if (!handshake.from_address().empty()) {
+    if (Status s = validate_server_address(handshake.from_address(),
+                                           fmt::format("handshake from '{}': address", from));
+        !s.ok()) {
+      return s;
+    }
   }
   return Status::ok_status();
 }
@@ -131,7 +142,7 @@ Status check_handshake(const pb::Handshake& handshake, const HandshakeRule& rule
 pb::HandshakeReject make_reject(const Status& refusal, const HandshakeRule& rule) {
   std::string reason = refusal.message();
   if (reason.size() > kMaxRejectReasonBytes) {
-    // Cut before a UTF-8 continuation byte (10xxxxxx): a proto3 string must stay valid UTF-8.
+    // Cut before a UTF-8 continuation byte (10xxxxxx), so the reason stays valid UTF-8 text.
     std::size_t cut = kMaxRejectReasonBytes;
     while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xc0) == 0x80) --cut;
     reason.resize(cut);
@@ -191,16 +202,16 @@ Status InboundDecoder::on_frame(pb::WireFrame& frame, std::vector<pb::Message>* 
   if (message->from().empty()) {
     message->set_from(peer_id_);
   } else if (message->from() != peer_id_) {
-    return Status(
-        ErrorCode::kInvalidArgument,
-        fmt::format("message from '{}' on the connection of '{}'", message->from(), peer_id_));
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("message from '{}' on the connection of '{}'",
+                              printable(message->from()), peer_id_));
   }
   if (message->to().empty()) {
     message->set_to(rule_.local_id);
   } else if (message->to() != rule_.local_id) {
     return Status(ErrorCode::kInvalidArgument,
-                  fmt::format("'{}' sent a message for '{}' to '{}'", peer_id_, message->to(),
-                              rule_.local_id));
+                  fmt::format("'{}' sent a message for '{}' to '{}'", peer_id_,
+                              printable(message->to()), rule_.local_id));
   }
   messages->push_back(std::move(*message));
   return Status::ok_status();

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/text.h"
 #include "os/thread_name.h"
 #include "transport/frame_codec.h"
 
@@ -436,11 +437,11 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
   void on_refused(const pb::HandshakeReject& reject) {
     if (reject.retry()) {
       // Not a wrong peer: it is leaving its own cluster to join ours. Retry with backoff.
-      transport_->log(
-          LogLevel::kInfo,
-          fmt::format("peer '{}' at {} is in cluster '{}' and is leaving it to join "
-                      "'{}'; retrying",
-                      id_, dialled_address_, reject.cluster_id(), transport_->options_.cluster_id));
+      transport_->log(LogLevel::kInfo,
+                      fmt::format("peer '{}' at {} is in cluster '{}' and is leaving it to join "
+                                  "'{}'; retrying",
+                                  id_, dialled_address_, printable(reject.cluster_id()),
+                                  transport_->options_.cluster_id));
       ++transport_->outbound_refused_;
       fail("it is joining this cluster", /*refused=*/true);
       return;
@@ -448,8 +449,8 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
     const std::string what = fmt::format(
         "peer '{}' at {} refused the connection: it is '{}' in cluster '{}' (we expected '{}' "
         "in '{}'); its reason: {}",
-        id_, dialled_address_, reject.local_id(), reject.cluster_id(), id_,
-        transport_->options_.cluster_id, reject.reason());
+        id_, dialled_address_, printable(reject.local_id()), printable(reject.cluster_id()), id_,
+        transport_->options_.cluster_id, printable(reject.reason(), kMaxRejectReasonBytes));
     bool fresh = false;
     {
       std::lock_guard lock(transport_->mu_);
