@@ -245,6 +245,16 @@ void put_segment(Fs& fs, Index name_first, Index header_first) {
   REQUIRE(fs.sync_dir(kDir).ok());
 }
 
+// Writes, synced, META with this compaction point (generation 0).
+void put_meta(Fs& fs, Index index, Term term) {
+  REQUIRE(fs.create_dirs(kDir).ok());
+  auto file = fs.create_writable(kDir + "/" + std::string(sf::kMetaName));
+  REQUIRE(file.ok());
+  REQUIRE((*file)->append(sf::encode_meta(index, term, 0)).ok());
+  REQUIRE((*file)->sync().ok());
+  REQUIRE(fs.sync_dir(kDir).ok());
+}
+
 TEST_CASE("segmented log damage: a segment that starts at index 0 is refused",
           "[storage][segmented_log]") {
   Fs fs;
@@ -252,6 +262,45 @@ TEST_CASE("segmented log damage: a segment that starts at index 0 is refused",
   auto log = SegmentedLog::open(fs, kDir, small_segments());
   REQUIRE(log.status().code() == ErrorCode::kCorruption);
   CHECK_THAT(log.status().message(), Catch::Contains("cannot start at index 0"));
+}
+
+TEST_CASE("segmented log damage: a segment named past the highest index is refused",
+          "[storage][segmented_log]") {
+  for (const Index first : {sf::kMaxIndex + 1, ~Index{0}}) {
+    Fs fs;
+    put_segment(fs, first, first);
+    auto log = SegmentedLog::open(fs, kDir, small_segments());
+    INFO(log.status().to_string());
+    REQUIRE(log.status().code() == ErrorCode::kCorruption);
+    CHECK_THAT(log.status().message(), Catch::Contains("past the highest index"));
+  }
+  Fs fs;  // the highest index itself is a valid start (after a compaction point just below)
+  put_segment(fs, sf::kMaxIndex, sf::kMaxIndex);
+  put_meta(fs, sf::kMaxIndex - 1, 2);
+  auto log = SegmentedLog::open(fs, kDir, small_segments());
+  REQUIRE(log.ok());
+  CHECK((*log)->last_index() == sf::kMaxIndex - 1);
+}
+
+TEST_CASE("segmented log damage: a META past the highest index is refused, and so is a restore",
+          "[storage][segmented_log]") {
+  Fs fs;
+  write_log(fs, originals());
+  {
+    auto log = SegmentedLog::open(fs, kDir, small_segments());
+    REQUIRE(log.ok());
+    const Status s = (*log)->restore(~Index{0}, 3);
+    CHECK(s.code() == ErrorCode::kInvalidArgument);
+    CHECK((*log)->last_index() == kEntries);  // nothing changed
+    REQUIRE((*log)->restore(sf::kMaxIndex, 3).ok());
+    CHECK((*log)->first_index() == sf::kMaxIndex + 1);
+  }
+  Fs crafted;
+  put_meta(crafted, sf::kMaxIndex + 1, 3);
+  auto log = SegmentedLog::open(crafted, kDir, small_segments());
+  INFO(log.status().to_string());
+  REQUIRE(log.status().code() == ErrorCode::kCorruption);
+  CHECK_THAT(log.status().message(), Catch::Contains("past the highest index"));
 }
 
 TEST_CASE("segmented log damage: a segment whose header disagrees with its name is refused",

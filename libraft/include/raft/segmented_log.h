@@ -133,8 +133,10 @@
 // A bad record in any other segment is kCorruption whatever it holds. What open() cut is in
 // recovery() (file, offset, bytes and valid records dropped, and why), for the host to log.
 // A last segment with no complete header (its creation was interrupted) is removed. Gaps
-// between segments, entries out of sequence, a segment named for index 0 and a name that
-// disagrees with the header are kCorruption — except after a segment wholly at or below
+// between segments, entries out of sequence, a segment named for index 0 or past 2^62 (the
+// highest index the log takes, so that no index arithmetic can wrap; META's index too, and
+// restore() past it is kInvalidArgument) and a name that disagrees with the header are
+// kCorruption — except after a segment wholly at or below
 // the compaction point: such segments are compaction leftovers, removed at open, and may
 // have gaps between them (compact() syncs its removals together, and they can reach the
 // disk in any order).

@@ -67,6 +67,9 @@ std::string decode_meta(std::string_view data, Index* index, Term* term,
   if (const std::uint32_t v = get32(data.data() + 8); v != kVersion) {
     return fmt::format("unsupported format version {}", v);
   }
+  if (const Index i = get64(data.data() + 16); i > kMaxIndex) {
+    return fmt::format("snapshot index {} is past the highest index {}", i, kMaxIndex);
+  }
   *index = get64(data.data() + 16);
   *term = get64(data.data() + 24);
   *generation = get32(data.data() + 12);

@@ -368,6 +368,12 @@ Status SegmentedLog::compact(Index index) {
 
 Status SegmentedLog::restore(Index index, Term term) {
   if (!failed_.ok()) return failed_;
+  if (index > sf::kMaxIndex) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("segmented log {}: cannot restore to index {}, past the highest "
+                              "index {}",
+                              dir_, index, sf::kMaxIndex));
+  }
   if (generation_ == UINT32_MAX) {
     return Status(ErrorCode::kIoError,
                   fmt::format("segmented log {}: out of generations, cannot restore", dir_));
