@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   libasio-dev libprotobuf-dev protobuf-compiler libleveldb-dev libsnappy-dev libcxxopts-dev
-  libfmt-dev catch2 ninja-build cmake g++ libhttp-parser-dev nlohmann-json3-dev python3 curl
+  libfmt-dev catch2 ninja-build cmake g++ clang libhttp-parser-dev nlohmann-json3-dev python3 curl
 )
 
 missing=()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Compiles every public header of libraft (libraft/include/raft/*.h) on its own, as the first
+# and only include of a translation unit, with the warnings our own code is built with:
+# each header must bring what it needs and compile under every compiler an embedder may use
+# (gcc accepted a defaulted operator== that clang refuses; see git log of ready.h).
+#
+# usage: check_public_headers.sh CXX INCLUDE_DIR GENERATED_PROTO_DIR
+set -euo pipefail
+cxx="$1"
+include_dir="$2"
+proto_dir="$3"
+flags=(-std=c++20 -fsyntax-only -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor
+  -Wold-style-cast -Wpedantic -I "${include_dir}" -I "${proto_dir}")
+failed=0
+count=0
+for header in "${include_dir}"/raft/*.h; do
+  name="raft/$(basename "${header}")"
+  count=$((count + 1))
+  if ! printf '#include "%s"\n' "${name}" | "${cxx}" "${flags[@]}" -x c++ -; then
+    echo "FAILED: ${name} does not compile on its own with ${cxx}" >&2
+    failed=$((failed + 1))
+  fi
+done
+if ((count == 0)); then
+  echo "no headers found in ${include_dir}/raft" >&2
+  exit 1
+fi
+echo "${count} public headers checked with $("${cxx}" --version | head -1): ${failed} failed"
+((failed == 0))
