@@ -25,7 +25,7 @@ namespace sf = segment_format;
 
 constexpr std::uint64_t kNoLimit = UINT64_MAX;
 constexpr std::size_t kHeader = sf::kHeaderSize;
-constexpr std::size_t kReserved = kHeader - 4;  // the header's last 4 bytes are reserved
+constexpr std::size_t kReserved = kHeader - 4;  // the header's last 4 bytes are reserved, 0
 constexpr Index kEntries = 60;
 const std::string kDir = "/data/log";
 
@@ -185,7 +185,10 @@ TEST_CASE("segmented log damage: random damage is refused or cut to the prefix t
         expect = t.from < kHeader ? s.first - 1 : kept_before(s, t.from);
       }
     } else if (t.from >= kReserved && t.to <= kHeader) {
-      // The header's reserved bytes: not checksummed and never read; opens whole.
+      // The header's reserved bytes are not checksummed but must be zero: damage that left
+      // them zero (a run of zeros) changes nothing.
+      must_refuse = t.image.substr(kReserved, kHeader - kReserved).find_first_not_of('\0') !=
+                    std::string::npos;
     } else if (t.from < t.to) {
       bool intact_after = false;  // a record after the damage that the damage left whole
       for (std::size_t start : s.starts) intact_after = intact_after || start >= t.to;
@@ -312,7 +315,7 @@ TEST_CASE("segmented log damage: a segment whose header disagrees with its name 
   CHECK_THAT(log.status().message(), Catch::Contains("header says first index 2"));
 }
 
-TEST_CASE("segmented log damage: a flipped bit anywhere in META's checked bytes is refused",
+TEST_CASE("segmented log damage: a flipped bit anywhere in META is refused",
           "[storage][segmented_log]") {
   Fs fs;
   const std::vector<pb::Entry> entries = originals();
@@ -325,7 +328,7 @@ TEST_CASE("segmented log damage: a flipped bit anywhere in META's checked bytes 
   const std::string meta_path = kDir + "/META";
   const std::string meta = *fs.contents(meta_path);
   REQUIRE(meta.size() == 40);
-  for (std::size_t at = 0; at < 36; ++at) {  // [36,40) is reserved and unchecked
+  for (std::size_t at = 0; at < 40; ++at) {  // [36,40) is reserved: must be zero
     std::string bad = meta;
     bad[at] = static_cast<char>(bad[at] ^ (1u << (at % 8)));
     REQUIRE(fs.set_contents(meta_path, bad).ok());

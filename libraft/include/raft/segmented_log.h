@@ -35,7 +35,7 @@
 //            [12,16) generation (see restore below; 0 in a log never restored)
 //            [16,24) first index (equal to the file name)
 //            [24,28) masked CRC32C of bytes [0,24)
-//            [28,32) reserved, 0
+//            [28,32) reserved, 0 (a header where they are not is refused)
 //   record:  [0,4)   payload length n (> 0)
 //            [4,8)   masked CRC32C of the payload (crc32c.h: LevelDB's rotate-and-add mask,
 //                    so a run of zero bytes is never a valid record)
@@ -92,7 +92,7 @@
 //
 // META records the compaction point and the generation: 40 bytes, [0,8) magic "RAFTMETA",
 // [8,12) version (1), [12,16) generation (0 in a log never restored), [16,24) index, [24,32)
-// term, [32,36) masked CRC32C of [0,32), [36,40) reserved. first_index() is index + 1 and
+// term, [32,36) masked CRC32C of [0,32), [36,40) reserved, 0 (checked). first_index() is index + 1 and
 // term(index) is term. It is replaced atomically (META.tmp written and synced, renamed,
 // directory synced) before any segment is removed, so segment files wholly at or below the
 // compaction point are garbage that open() deletes. Entries at or below the compaction point

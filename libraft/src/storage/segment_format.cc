@@ -41,6 +41,7 @@ std::string decode_header(std::string_view data, Index* first, std::uint32_t* ge
   if (const std::uint32_t v = get32(data.data() + 8); v != kVersion) {
     return fmt::format("unsupported format version {}", v);
   }
+  if (get32(data.data() + 28) != 0) return "reserved bytes [28,32) are not zero";
   *first = get64(data.data() + 16);
   *generation = get32(data.data() + 12);
   return "";
@@ -67,6 +68,7 @@ std::string decode_meta(std::string_view data, Index* index, Term* term,
   if (const std::uint32_t v = get32(data.data() + 8); v != kVersion) {
     return fmt::format("unsupported format version {}", v);
   }
+  if (get32(data.data() + 36) != 0) return "reserved bytes [36,40) are not zero";
   if (const Index i = get64(data.data() + 16); i > kMaxIndex) {
     return fmt::format("snapshot index {} is past the highest index {}", i, kMaxIndex);
   }
