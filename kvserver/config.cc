@@ -74,6 +74,17 @@ int Config::http_thread_count() const {
 std::string Config::http_address() const { return fmt::format("{}:{}", raft_addr, http_port); }
 std::string Config::raft_address() const { return fmt::format("{}:{}", raft_addr, raft_port); }
 
+Status validate_node_id(std::string_view id, std::string_view what) {
+  if (Status s = raft::validate_server_id(id, what); !s.ok()) return s;
+  for (char c : id) {
+    if (c == ' ' || c == '/' || c == '"' || c == '\\') {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("{} '{}': use letters, digits, '-', '_' or '.'", what, id));
+    }
+  }
+  return Status::ok_status();
+}
+
 Result<ParsedConfig> parse_config(int argc, const char* const* argv, const GetEnv& getenv) {
   const Config defaults;
   cxxopts::Options cli("kvserver",
@@ -137,12 +148,7 @@ Result<ParsedConfig> parse_config(int argc, const char* const* argv, const GetEn
   auto id = lookup(result, "id", "RAFT_NODE_ID", getenv);
   if (!id) return invalid("no node id: pass --id or set RAFT_NODE_ID");
   config.id = *id;
-  if (Status s = raft::validate_server_id(config.id, "--id"); !s.ok()) return s;
-  for (char c : config.id) {
-    if (c == ' ' || c == '/' || c == '"' || c == '\\') {
-      return invalid(fmt::format("--id '{}': use letters, digits, '-', '_' or '.'", config.id));
-    }
-  }
+  if (Status s = validate_node_id(config.id, "--id"); !s.ok()) return s;
 
   auto port = [&](const std::string& flag, const char* env, int* out) -> Status {
     auto value = lookup(result, flag, env, getenv);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "raft/status.h"
@@ -50,6 +51,11 @@ struct ParsedConfig {
 };
 
 using GetEnv = std::function<const char*(const char*)>;
+
+// Whether `id` can name a kvserver node: libraft's rule (raft::validate_server_id: UTF-8 text
+// without control characters), and no space, '/', '"' or '\\' (it names the data directory
+// and appears in /raft/stats). kInvalidArgument names it as `what` ("--id", "node_id").
+raft::Status validate_node_id(std::string_view id, std::string_view what);
 
 // Parses argv with the environment `getenv` (std::getenv in main; tests pass their own).
 // kInvalidArgument with a one-line message for an unknown flag, a malformed or out-of-range

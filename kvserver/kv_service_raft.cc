@@ -6,7 +6,9 @@
 #include <regex>
 
 #include "kvserver/api_response.h"
+#include "kvserver/config.h"
 #include "kvserver/kv_service.h"
+#include "raft/configuration.h"
 
 namespace kv {
 
@@ -66,6 +68,12 @@ void KvService::join(const Request& request, Responder respond) {
   if (!raft_address) return;
   const std::string id = *node_id;
   const std::string address = *raft_address;
+  if (Status s = validate_node_id(id, "node_id"); !s.ok()) {
+    return respond(api::error(400, s.message()));
+  }
+  if (Status s = raft::validate_server_address(address, "raft_address"); !s.ok()) {
+    return respond(api::error(400, s.message()));
+  }
   auto instance = instance_or_503(respond);
   if (!instance || !leader_or_redirect(*instance, request, respond)) return;
   const raft::ConfigurationInfo info = instance->raft->configuration();

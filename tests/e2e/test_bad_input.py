@@ -123,6 +123,17 @@ class BadHttpInput(kvcluster.KvTestCase):
         self.assertEqual(r.data["value"], half)
         self.assert_intact()
 
+    def test_join_with_an_id_or_address_that_is_not_text_is_400(self):
+        """A node id or raft address with a control character, or an id with a space, is
+        refused before it reaches the configuration, which stays as it was."""
+        for node_id, address in [("n\u0001", "127.0.0.1:1"), ("two words", "127.0.0.1:1"),
+                                 ("n2", "127.0.0.1:1\nforged"), ("n2", "\u0085")]:
+            r = self.node.join_request(node_id, address)
+            self.assert_rejected(r, 400, f"join of {node_id!r} at {address!r}")
+        members = kvcluster.config_members(self.node.stats())
+        self.assertEqual(list(members), ["solo"], "the configuration after the refused joins")
+        self.assert_intact()
+
     def test_unknown_route_is_404(self):
         """Paths kvserver does not serve → 404 with an error body."""
         for method, path in (("GET", "/"), ("GET", "/nope"), ("POST", "/raft/nope"),
@@ -250,6 +261,16 @@ class BadConfiguration(kvcluster.KvTestCase):
         """An unknown command-line flag."""
         self.new_cluster()
         self.run_expecting_error(self.fresh_args("n") + ["--no-such-flag", "1"])
+
+    def test_node_id_that_is_not_utf8_is_a_start_up_error(self):
+        """An --id with a byte that is not UTF-8 is refused before the data directory is
+        created (it used to reach the stored configuration and fail later)."""
+        self.new_cluster()
+        args = self.fresh_args("n")
+        args[1] = b"n\xff"
+        line = self.run_expecting_error(args)
+        self.assertIn("UTF-8", line)
+        self.assertFalse(os.path.exists(args[-1]), "the data directory was created")
 
     def test_missing_node_id_is_a_start_up_error(self):
         """Neither --id nor RAFT_NODE_ID."""
