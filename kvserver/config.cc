@@ -162,7 +162,9 @@ Result<ParsedConfig> parse_config(int argc, const char* const* argv, const GetEn
   if (Status s = port("raft-port", "RAFT_PORT", &config.raft_port); !s.ok()) return s;
   config.http_host = result["http-host"].as<std::string>();
   config.raft_addr = result["raft-addr"].as<std::string>();
-  if (Status s = raft::validate_server_address(config.raft_addr, "--raft-addr"); !s.ok()) return s;
+  if (Status s = raft::validate_server_address(config.raft_address(), "--raft-addr"); !s.ok()) {
+    return s;
+  }
   if (Status s = raft::validate_server_address(config.http_host, "--http-host"); !s.ok()) {
     return s;
   }

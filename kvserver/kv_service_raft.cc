@@ -135,6 +135,11 @@ void KvService::remove_server(const Request& request, Responder respond) {
   auto node_id = api::string_member(*body, "node_id", respond);
   if (!node_id) return;
   const std::string id = *node_id;
+  // libraft's rule, not --id's: a member that an older kvserver let join with a space in its
+  // id can still be removed.
+  if (Status s = raft::validate_server_id(id, "node_id"); !s.ok()) {
+    return respond(api::error(400, s.message()));
+  }
   auto instance = instance_or_503(respond);
   if (!instance || !leader_or_redirect(*instance, request, respond)) return;
   auto start = [id](raft::Raft& raft) { return raft.remove_server(id, kMembershipTimeout); };

@@ -130,6 +130,8 @@ class BadHttpInput(kvcluster.KvTestCase):
                                  ("n2", "127.0.0.1:1\nforged"), ("n2", "\u0085")]:
             r = self.node.join_request(node_id, address)
             self.assert_rejected(r, 400, f"join of {node_id!r} at {address!r}")
+        r = self.node.request("POST", "/raft/remove", {"node_id": "solo\u0007"})
+        self.assert_rejected(r, 400, "remove of an id with a control character")
         members = kvcluster.config_members(self.node.stats())
         self.assertEqual(list(members), ["solo"], "the configuration after the refused joins")
         self.assert_intact()

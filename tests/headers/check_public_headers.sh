@@ -8,14 +8,20 @@
 # --together: one translation unit including every header (a second compiler's check: 1 s
 # instead of 20; that each header is self-contained is the build compiler's check).
 set -euo pipefail
+shopt -s nullglob
 together=0
 if [[ "${1:-}" == "--together" ]]; then
   together=1
   shift
 fi
+if (($# != 3)); then
+  echo "usage: $0 [--together] CXX INCLUDE_DIR GENERATED_PROTO_DIR" >&2
+  exit 2
+fi
 cxx="$1"
 include_dir="$2"
 proto_dir="$3"
+version="$("${cxx}" --version | sed -n 1p)"
 flags=(-std=c++20 -fsyntax-only -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor
   -Wold-style-cast -Wpedantic -I "${include_dir}" -I "${proto_dir}")
 failed=0
@@ -31,7 +37,7 @@ if ((together)); then
     exit 1
   fi
   printf '%s' "${source}" | "${cxx}" "${flags[@]}" -x c++ -
-  echo "${count} public headers compiled together with $("${cxx}" --version | head -1)"
+  echo "${count} public headers compiled together with ${version}"
   exit 0
 fi
 for header in "${include_dir}"/raft/*.h; do
@@ -46,5 +52,5 @@ if ((count == 0)); then
   echo "no headers found in ${include_dir}/raft" >&2
   exit 1
 fi
-echo "${count} public headers checked with $("${cxx}" --version | head -1): ${failed} failed"
+echo "${count} public headers checked with ${version}: ${failed} failed"
 ((failed == 0))

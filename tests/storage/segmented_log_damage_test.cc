@@ -269,7 +269,7 @@ TEST_CASE("segmented log damage: a segment that starts at index 0 is refused",
 
 TEST_CASE("segmented log damage: a segment named past the highest index is refused",
           "[storage][segmented_log]") {
-  for (const Index first : {sf::kMaxIndex + 1, ~Index{0}}) {
+  for (const Index first : {sf::kMaxIndex + 2, ~Index{0}}) {
     Fs fs;
     put_segment(fs, first, first);
     auto log = SegmentedLog::open(fs, kDir, small_segments());
@@ -285,6 +285,22 @@ TEST_CASE("segmented log damage: a segment named past the highest index is refus
   CHECK((*log)->last_index() == sf::kMaxIndex - 1);
 }
 
+TEST_CASE("segmented log damage: a segment header whose reserved bytes are not zero is refused",
+          "[storage][segmented_log]") {
+  for (std::size_t at = kReserved; at < kHeader; ++at) {
+    Fs fs;
+    const std::vector<SegmentImage> segments = write_log(fs, originals());
+    const SegmentImage& s = segments.front();
+    std::string bad = s.data;
+    bad[at] = '\x01';
+    REQUIRE(fs.set_contents(s.path, bad).ok());
+    auto log = SegmentedLog::open(fs, kDir, small_segments());
+    INFO("byte " << at << ": " << log.status().to_string());
+    REQUIRE(log.status().code() == ErrorCode::kCorruption);
+    CHECK_THAT(log.status().message(), Catch::Contains("reserved bytes"));
+  }
+}
+
 TEST_CASE("segmented log damage: a META past the highest index is refused, and so is a restore",
           "[storage][segmented_log]") {
   Fs fs;
@@ -297,6 +313,16 @@ TEST_CASE("segmented log damage: a META past the highest index is refused, and s
     CHECK((*log)->last_index() == kEntries);  // nothing changed
     REQUIRE((*log)->restore(sf::kMaxIndex, 3).ok());
     CHECK((*log)->first_index() == sf::kMaxIndex + 1);
+    // Nothing can follow the highest index: the append is refused, not written.
+    CHECK((*log)->append({testing::make_entry(sf::kMaxIndex + 1, 3, 10)}).code() ==
+          ErrorCode::kInvalidArgument);
+  }
+  {
+    auto reopened = SegmentedLog::open(fs, kDir, small_segments());
+    INFO(reopened.status().to_string());
+    REQUIRE(reopened.ok());
+    CHECK((*reopened)->first_index() == sf::kMaxIndex + 1);
+    CHECK((*reopened)->last_index() == sf::kMaxIndex);
   }
   Fs crafted;
   put_meta(crafted, sf::kMaxIndex + 1, 3);

@@ -251,7 +251,7 @@ TEST_CASE(
     REQUIRE(s.code() == ErrorCode::kInvalidArgument);
     REQUIRE(decoder.handshake_refused());
     REQUIRE(s.message().find("handshake sender id") != std::string::npos);
-    for (char c : s.message()) REQUIRE(static_cast<unsigned char>(c) >= 0x20);
+    for (char c : s.message()) REQUIRE((c >= 0x20 && c < 0x7f));  // ASCII: all quoted
     REQUIRE(out.empty());
   }
   CHECK(protobuf_logs.count() == 0);
@@ -265,6 +265,10 @@ TEST_CASE("a cluster id or address that is not UTF-8 text is refused, quoted pri
   Status s = other_cluster.feed(encode_handshake_frame(make_handshake("c\xfe")), &out);
   REQUIRE(s.code() == ErrorCode::kInvalidArgument);
   REQUIRE(s.message().find("cluster id 'c\\xfe'") != std::string::npos);
+  InboundDecoder other_receiver(rule());
+  s = other_receiver.feed(encode_handshake_frame(make_handshake("c1", "n2", "n1'\xff")), &out);
+  REQUIRE(s.code() == ErrorCode::kInvalidArgument);
+  REQUIRE(s.message().find("receiver id 'n1\\'\\xff'") != std::string::npos);
   pb::Handshake bad_address = make_handshake();
   bad_address.set_from_address("h\x01:7000");
   InboundDecoder address(rule());

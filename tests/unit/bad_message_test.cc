@@ -76,3 +76,31 @@ TEST_CASE("a heartbeat with a commit index past the log does not move commit pas
   n.drain();
   CHECK(n->status().commit == 2);
 }
+
+TEST_CASE("a message carrying an index past kMaxIndex is refused and changes nothing", "[step]") {
+  TestNode n(committed_follower());
+  n.drain();
+  pb::Message snapshot = make_message(pb::MSG_SNAPSHOT, "n2", "n1", 2);
+  snapshot.mutable_snapshot()->set_index(kMaxIndex + 1);
+  snapshot.mutable_snapshot()->set_term(2);
+  snapshot.set_data("x");
+  pb::Message append = make_message(pb::MSG_APPEND, "n2", "n1", 2);
+  append.set_index(3);
+  append.set_log_term(2);
+  pb::Entry* e = append.add_entries();
+  e->set_index(~Index{0});
+  e->set_term(2);
+  pb::Message commit = heartbeat("n2", "n1", 2, 3);
+  commit.set_commit(kMaxIndex + 1);
+  for (const pb::Message& m : {snapshot, append, commit}) {
+    INFO(pb::MessageType_Name(m.type()));
+    Status s = n->step(m);
+    CHECK(s.code() == ErrorCode::kInvalidArgument);
+    CHECK(s.message().find("past the highest index") != std::string::npos);
+  }
+  CHECK(n->term() == 2);
+  CHECK_FALSE(n->has_ready());
+  append.mutable_entries(0)->set_index(4);  // the same append in range is taken
+  CHECK(n->step(append).ok());
+  CHECK(n->has_ready());
+}

@@ -64,7 +64,8 @@ class LogReader {
   Status check_entries_range(Index lo, Index hi) const;
   // Checks a batch a host appends (Ready::entries): contiguous, starting at most one past
   // last_index(). Returns how many leading entries lie below first_index() (already
-  // compacted: the store ignores them), or kInvalidArgument for a gap or a hole.
+  // compacted: the store ignores them), or kInvalidArgument for a gap, a hole or an index
+  // past kMaxIndex.
   Result<std::size_t> check_append(const std::vector<pb::Entry>& entries) const;
 };
 

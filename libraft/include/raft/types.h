@@ -12,6 +12,10 @@ namespace raft {
 using NodeId = std::string;
 // A position in the replicated log; 0 means "none", the first entry has index 1.
 using Index = std::uint64_t;
+// The highest log index libraft takes: 2^62, past any real log (at 10 million entries a
+// second, 14,000 years) and far enough below 2^64 that index arithmetic cannot wrap. The core
+// refuses messages past it, and the log store refuses entries, restores and files past it.
+inline constexpr Index kMaxIndex = Index{1} << 62;
 // An election term; 0 is the term before any election.
 using Term = std::uint64_t;
 

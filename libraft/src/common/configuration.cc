@@ -167,7 +167,8 @@ std::string describe(const pb::Configuration& configuration) {
     const char* suffrage = s.suffrage() == pb::VOTER     ? "voter"
                            : s.suffrage() == pb::STAGING ? "staging"
                                                          : "nonvoter";
-    out += fmt::format("{} ({}, {})", s.id(), suffrage, s.address());
+    // Quoted: a configuration received from a leader is not checked again here.
+    out += fmt::format("{} ({}, {})", printable(s.id()), suffrage, printable(s.address()));
   }
   return out.empty() ? "(empty)" : out;
 }

@@ -26,8 +26,13 @@ Result<std::size_t> LogReader::check_append(const std::vector<pb::Entry>& entrie
         ErrorCode::kInvalidArgument,
         fmt::format("append at {} leaves a gap after the last index {}", start, last_index()));
   }
-  for (std::size_t k = skip + 1; k < entries.size(); ++k) {
-    if (entries[k].index() != entries[k - 1].index() + 1) {
+  for (std::size_t k = skip; k < entries.size(); ++k) {
+    if (entries[k].index() > kMaxIndex) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("append: entry {} is past the highest index {}", entries[k].index(),
+                                kMaxIndex));
+    }
+    if (k > skip && entries[k].index() != entries[k - 1].index() + 1) {
       return Status(ErrorCode::kInvalidArgument,
                     fmt::format("append: entries are not contiguous ({} follows {})",
                                 entries[k].index(), entries[k - 1].index()));

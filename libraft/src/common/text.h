@@ -12,10 +12,14 @@ namespace raft {
 // without control characters (U+0000..U+001F, U+007F..U+009F).
 bool is_utf8_text(std::string_view text);
 
-// `text` fit for a log line or an error message whatever it holds: printable ASCII and valid
-// UTF-8 sequences of printable characters as they are, every other byte as \xNN (a literal
-// backslash is not escaped: this is for people to read, not to parse back). At most
-// `max_bytes` of `text` are shown, then "...".
+// `text` fit for a log line or an error message whatever it holds, to be shown between single
+// quotes: printable characters as they are, except ' and \ (as \' and \\) and the invisible
+// ones that reorder or break a line (as \uXXXX: bidirectional controls, U+2028, U+2029);
+// every byte that is not valid UTF-8 or is a control character as \xNN. At most `max_bytes` of
+// `text` are shown (cut before a character, not inside it), then "...".
 std::string printable(std::string_view text, std::size_t max_bytes = 128);
+// The same for free text shown unquoted (a peer's reject reason, itself made of quoted
+// values): ' and \ as they are.
+std::string printable_prose(std::string_view text, std::size_t max_bytes = 128);
 
 }  // namespace raft

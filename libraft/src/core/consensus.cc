@@ -287,6 +287,15 @@ Status Consensus::step_checked(pb::Message& m) {
     return Status(ErrorCode::kInvalidArgument,
                   fmt::format("message for {} delivered to {}", m.to(), id_));
   }
+  // No index past kMaxIndex (a broken peer): the log could not take it, and a snapshot
+  // there would be installed, then refused by the log, on every start.
+  Index highest = std::max({m.index(), m.commit(), m.reject_hint(), m.snapshot().index()});
+  for (const pb::Entry& e : m.entries()) highest = std::max(highest, e.index());
+  if (highest > kMaxIndex) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("{} from {} carries index {}, past the highest index {}",
+                              pb::MessageType_Name(m.type()), m.from(), highest, kMaxIndex));
+  }
   // Vote requests are answered on their merits whatever our configuration says of the
   // candidate (dissertation 4.1): configurations differ between nodes while a change
   // travels, and a lagging node that ignored a candidate it does not yet know as a voter

@@ -116,8 +116,9 @@ Status Raft::Impl::recover() {
 
 Status Raft::Impl::open() {
   if (Status s = validate_server_id(options_.id, "options.id"); !s.ok()) return s;
-  if (options_.listen_address.empty()) {
-    return Status(ErrorCode::kInvalidArgument, "options.listen_address is empty");
+  if (Status s = validate_server_address(options_.listen_address, "options.listen_address");
+      !s.ok()) {
+    return s;
   }
   if (options_.heartbeat_interval.count() <= 0 ||
       options_.election_timeout < 2 * options_.heartbeat_interval) {

@@ -13,10 +13,10 @@
 
 namespace raft::segment_format {
 
-// The highest index the log takes (in a segment name or header, in META, or to restore to):
-// 2^62, past any real log (at 10 million entries a second, 14,000 years), and far enough
-// below 2^64 that an index plus a count of records can never wrap.
-inline constexpr Index kMaxIndex = Index{1} << 62;
+// The highest index the log takes (raft::kMaxIndex in raft/types.h): no entry, restore or
+// META past it, and no segment named past kMaxIndex + 1 (an empty segment after the last
+// possible entry).
+using raft::kMaxIndex;
 
 inline constexpr std::size_t kHeaderSize = 32;
 inline constexpr std::size_t kRecordHeaderSize = 8;

@@ -297,9 +297,9 @@ Status SegmentedLog::scan_segment(Segment& segment, bool last, bool* remove) {
   if (segment.first_index == 0) {  // raft's entries start at index 1
     return corruption(fmt::format("{}: a segment cannot start at index 0", segment.path));
   }
-  if (segment.first_index > sf::kMaxIndex) {
-    return corruption(fmt::format("{}: first index {} is past the highest index {}", segment.path,
-                                  segment.first_index, sf::kMaxIndex));
+  if (segment.first_index > sf::kMaxIndex + 1) {
+    return corruption(fmt::format("{}: first index {} is past the highest index {} + 1",
+                                  segment.path, segment.first_index, sf::kMaxIndex));
   }
   auto file = fs_.open_readable(segment.path);
   if (!file.ok()) return file.status();

@@ -450,7 +450,7 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
         "peer '{}' at {} refused the connection: it is '{}' in cluster '{}' (we expected '{}' "
         "in '{}'); its reason: {}",
         id_, dialled_address_, printable(reject.local_id()), printable(reject.cluster_id()), id_,
-        transport_->options_.cluster_id, printable(reject.reason(), kMaxRejectReasonBytes));
+        transport_->options_.cluster_id, printable_prose(reject.reason(), kMaxRejectReasonBytes));
     bool fresh = false;
     {
       std::lock_guard lock(transport_->mu_);
