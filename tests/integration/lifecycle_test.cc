@@ -36,6 +36,20 @@ TEST_CASE("a second node on a data directory in use fails to open with kIoError"
   CHECK(opened.status().code() == ErrorCode::kIoError);
 }
 
+TEST_CASE("open refuses a cluster id that is not UTF-8 text with kInvalidArgument") {
+  Cluster cluster;
+  TestStateMachine fsm("n", nullptr);
+  RaftOptions options;
+  options.id = cluster.id(0);
+  options.listen_address = "127.0.0.1:0";
+  options.data_dir = cluster.data_dir(0);
+  options.cluster_id = "c\n1";
+  Result<std::unique_ptr<Raft>> opened = Raft::open(options, fsm);
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.status().code() == ErrorCode::kInvalidArgument);
+  CHECK(opened.status().message().find("cluster id") != std::string::npos);
+}
+
 TEST_CASE("snapshot() on demand snapshots the applied state") {
   Cluster cluster;
   REQUIRE_OK(cluster.start());

@@ -431,6 +431,36 @@ TEST_CASE("start() reports a bad or busy listen address", "[tcp]") {
   REQUIRE(b.transport->start(a.transport->local_address(), nullptr).code() == ErrorCode::kIoError);
 }
 
+TEST_CASE("start() refuses a local id, cluster id or advertised address that is not text",
+          "[tcp]") {
+  const auto start_with = [](const std::function<void(TcpTransportOptions&)>& change) {
+    TcpTransportOptions options;
+    options.local_id = "a";
+    options.cluster_id = "c1";
+    change(options);
+    TcpTransport transport(options);
+    return transport.start("127.0.0.1:0", nullptr);
+  };
+  CHECK(start_with([](TcpTransportOptions&) {}).ok());
+  CHECK(start_with([](TcpTransportOptions& o) { o.cluster_id = ""; }).ok());  // not learned yet
+  CHECK(start_with([](TcpTransportOptions& o) { o.advertise_address = "10.0.0.1:7000"; }).ok());
+  const Status no_id = start_with([](TcpTransportOptions& o) { o.local_id = ""; });
+  CHECK(no_id.code() == ErrorCode::kInvalidArgument);
+  const Status bad_id = start_with([](TcpTransportOptions& o) { o.local_id = "a\xff"; });
+  CHECK(bad_id.code() == ErrorCode::kInvalidArgument);
+  CHECK(bad_id.message().find("a\\xff") != std::string::npos);
+  const Status bad_cluster = start_with([](TcpTransportOptions& o) { o.cluster_id = "c\n1"; });
+  CHECK(bad_cluster.code() == ErrorCode::kInvalidArgument);
+  CHECK(bad_cluster.message().find("cluster id") != std::string::npos);
+  const Status long_cluster =
+      start_with([](TcpTransportOptions& o) { o.cluster_id = std::string(257, 'c'); });
+  CHECK(long_cluster.code() == ErrorCode::kInvalidArgument);
+  const Status bad_advertised =
+      start_with([](TcpTransportOptions& o) { o.advertise_address = "host\x01:7000"; });
+  CHECK(bad_advertised.code() == ErrorCode::kInvalidArgument);
+  CHECK(bad_advertised.message().find("advertise_address") != std::string::npos);
+}
+
 bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
@@ -486,7 +516,7 @@ TEST_CASE("a peer reached under the wrong id reports kWrongPeer naming its real 
     return a.transport->peer_status("node_2").code() == ErrorCode::kWrongPeer;
   }));
   const std::string text = a.transport->peer_status("node_2").message();
-  REQUIRE(contains(text, fmt::format("peer 'node_2' at {} refused the connection", address)));
+  REQUIRE(contains(text, fmt::format("peer 'node_2' at '{}' refused the connection", address)));
   REQUIRE(contains(text, "it is 'node2' in cluster 'kv' (we expected 'node_2' in 'kv')"));
   REQUIRE(wait_until([&] { return a.logger.count("it is 'node2' in cluster 'kv'") == 1; }));
 }

@@ -43,6 +43,20 @@ TEST_CASE("printable cuts a long text before a character, not inside it", "[text
   CHECK(printable("abc", 3) == "abc");
 }
 
+TEST_CASE("utf8_cut backs up to the start of the character it would split", "[text]") {
+  CHECK(utf8_cut("abc", 3) == 3);
+  CHECK(utf8_cut("abc", 10) == 3);
+  CHECK(utf8_cut("abcdef", 4) == 4);
+  // "ab" then U+65E5 (3 bytes) then "z".
+  CHECK(utf8_cut("ab\xe6\x97\xa5z", 3) == 2);
+  CHECK(utf8_cut("ab\xe6\x97\xa5z", 4) == 2);
+  CHECK(utf8_cut("ab\xe6\x97\xa5z", 5) == 5);
+  // U+1F600 (4 bytes): a cut at any of its continuation bytes goes back to its lead byte.
+  CHECK(utf8_cut("\xf0\x9f\x98\x80", 3) == 0);
+  // More continuation bytes than UTF-8 allows: not text there, cut where asked.
+  CHECK(utf8_cut("a\x80\x80\x80\x80\x80", 5) == 5);
+}
+
 TEST_CASE("is_utf8_text accepts text and refuses invalid bytes and control characters", "[text]") {
   CHECK(is_utf8_text(""));
   CHECK(is_utf8_text("n1 \xf0\x9f\x98\x80"));  // a space and U+1F600

@@ -88,6 +88,17 @@ TEST_CASE(
   CHECK(validate_server_id("n\xff\n").message().find("'n\\xff\\x0a'") != std::string::npos);
 }
 
+TEST_CASE("a cluster id may be empty but otherwise follows the id rule", "[configuration]") {
+  CHECK(validate_cluster_id("").ok());
+  CHECK(validate_cluster_id("c-7f3a").ok());
+  CHECK(validate_cluster_id(std::string(kMaxClusterIdBytes, 'c')).ok());
+  CHECK(validate_cluster_id(std::string(kMaxClusterIdBytes + 1, 'c')).code() ==
+        ErrorCode::kInvalidArgument);
+  const Status s = validate_cluster_id("c\xff");
+  CHECK(s.code() == ErrorCode::kInvalidArgument);
+  CHECK(s.message().find("cluster id 'c\\xff'") != std::string::npos);
+}
+
 TEST_CASE("a configuration with an id or address that is not UTF-8 text is invalid",
           "[configuration]") {
   pb::Configuration bad_id = make_configuration(kThreeIds);

@@ -48,6 +48,10 @@ inline constexpr std::size_t kMaxServerAddressBytes = 1024;
 Status validate_server_id(std::string_view id, std::string_view what = "server id");
 // The same for a raft (transport) address, with kMaxServerAddressBytes.
 Status validate_server_address(std::string_view address, std::string_view what = "server address");
+// A cluster id (RaftOptions::cluster_id, carried by every handshake) follows the id rule with
+// kMaxClusterIdBytes, except that it may be empty (a node that has not learned its cluster yet).
+inline constexpr std::size_t kMaxClusterIdBytes = 256;
+Status validate_cluster_id(std::string_view cluster_id);
 
 // Checks that a configuration can be used: at least one voter, unique ids, and ids and
 // addresses that pass validate_server_id and validate_server_address (an empty address is

@@ -37,6 +37,11 @@ Status validate_server_address(std::string_view address, std::string_view what) 
   return check_text(address, what, kMaxServerAddressBytes);
 }
 
+Status validate_cluster_id(std::string_view cluster_id) {
+  if (cluster_id.empty()) return {};
+  return check_text(cluster_id, "cluster id", kMaxClusterIdBytes);
+}
+
 std::string_view to_string(ConfChangeType type) {
   switch (type) {
     case ConfChangeType::kAddVoter:

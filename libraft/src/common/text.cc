@@ -59,13 +59,7 @@ std::string escape(std::string_view text, std::size_t max_bytes, bool quoted) {
   bool cut = false;
   if (text.size() > max_bytes) {
     cut = true;
-    std::size_t at = max_bytes;
-    // Not inside a character: back up over at most 3 continuation bytes.
-    for (int k = 0; k < 3 && at > 0 && (static_cast<unsigned char>(text[at]) & 0xc0) == 0x80; ++k) {
-      --at;
-    }
-    if ((static_cast<unsigned char>(text[at]) & 0xc0) == 0x80) at = max_bytes;  // not UTF-8
-    text = text.substr(0, at);
+    text = text.substr(0, utf8_cut(text, max_bytes));
   }
   std::string out;
   out.reserve(text.size());
@@ -89,6 +83,16 @@ std::string escape(std::string_view text, std::size_t max_bytes, bool quoted) {
 }
 
 }  // namespace
+
+std::size_t utf8_cut(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text.size();
+  const auto continuation = [&](std::size_t at) {
+    return (static_cast<unsigned char>(text[at]) & 0xc0) == 0x80;
+  };
+  std::size_t at = max_bytes;
+  for (int k = 0; k < 3 && at > 0 && continuation(at); ++k) --at;
+  return continuation(at) ? max_bytes : at;
+}
 
 bool is_utf8_text(std::string_view text) {
   while (!text.empty()) {

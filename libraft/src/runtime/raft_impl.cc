@@ -120,6 +120,7 @@ Status Raft::Impl::open() {
       !s.ok()) {
     return s;
   }
+  if (Status s = validate_cluster_id(options_.cluster_id); !s.ok()) return s;
   if (options_.heartbeat_interval.count() <= 0 ||
       options_.election_timeout < 2 * options_.heartbeat_interval) {
     return Status(

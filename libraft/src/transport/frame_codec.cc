@@ -141,12 +141,7 @@ Status check_handshake(const pb::Handshake& handshake, const HandshakeRule& rule
 
 pb::HandshakeReject make_reject(const Status& refusal, const HandshakeRule& rule) {
   std::string reason = refusal.message();
-  if (reason.size() > kMaxRejectReasonBytes) {
-    // Cut before a UTF-8 continuation byte (10xxxxxx), so the reason stays valid UTF-8 text.
-    std::size_t cut = kMaxRejectReasonBytes;
-    while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xc0) == 0x80) --cut;
-    reason.resize(cut);
-  }
+  reason.resize(utf8_cut(reason, kMaxRejectReasonBytes));  // stays valid UTF-8 text
   pb::HandshakeReject reject;
   reject.set_reason(std::move(reason));
   reject.set_cluster_id(rule.cluster_id);

@@ -12,6 +12,7 @@
 
 #include "common/text.h"
 #include "os/thread_name.h"
+#include "raft/configuration.h"
 #include "transport/frame_codec.h"
 
 namespace raft::transport {
@@ -89,8 +90,9 @@ class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
 
  private:
   std::string who() const {
-    return decoder_.handshake_done() ? fmt::format("'{}' ({})", decoder_.peer_id(), remote_)
-                                     : remote_;
+    return decoder_.handshake_done()
+               ? fmt::format("'{}' ({})", printable(decoder_.peer_id()), remote_)
+               : remote_;
   }
 
   void read() {
@@ -283,8 +285,9 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
     }
     if (transport_->closing_) return;
     if (state_ != State::kIdle && state_ != State::kBackoff && address != dialled_address_) {
-      transport_->log(LogLevel::kInfo, fmt::format("peer '{}' moved from {} to {}; reconnecting",
-                                                   id_, dialled_address_, address));
+      transport_->log(LogLevel::kInfo,
+                      fmt::format("peer '{}' moved from '{}' to '{}'; reconnecting", printable(id_),
+                                  printable(dialled_address_), printable(address)));
       reset_connection();
       state_ = State::kIdle;
     }
@@ -333,7 +336,7 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
     });
     const HostPort hp = split_host_port(address);
     if (hp.host.empty()) {
-      post_fail(generation, fmt::format("bad address '{}'", address));
+      post_fail(generation, fmt::format("bad address '{}'", printable(address)));
       return;
     }
     std::error_code ec;
@@ -348,7 +351,7 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
         port = port * 10 + static_cast<unsigned>(c - '0');
       }
       if (port > 65535) {
-        post_fail(generation, fmt::format("bad port in '{}'", address));
+        post_fail(generation, fmt::format("bad port in '{}'", printable(address)));
         return;
       }
       socket_.async_connect(tcp::endpoint(ip, static_cast<unsigned short>(port)),
@@ -437,20 +440,22 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
   void on_refused(const pb::HandshakeReject& reject) {
     if (reject.retry()) {
       // Not a wrong peer: it is leaving its own cluster to join ours. Retry with backoff.
-      transport_->log(LogLevel::kInfo,
-                      fmt::format("peer '{}' at {} is in cluster '{}' and is leaving it to join "
-                                  "'{}'; retrying",
-                                  id_, dialled_address_, printable(reject.cluster_id()),
-                                  transport_->options_.cluster_id));
+      transport_->log(
+          LogLevel::kInfo,
+          fmt::format("peer '{}' at '{}' is in cluster '{}' and is leaving it to join "
+                      "'{}'; retrying",
+                      printable(id_), printable(dialled_address_), printable(reject.cluster_id()),
+                      printable(transport_->options_.cluster_id)));
       ++transport_->outbound_refused_;
       fail("it is joining this cluster", /*refused=*/true);
       return;
     }
     const std::string what = fmt::format(
-        "peer '{}' at {} refused the connection: it is '{}' in cluster '{}' (we expected '{}' "
+        "peer '{}' at '{}' refused the connection: it is '{}' in cluster '{}' (we expected '{}' "
         "in '{}'); its reason: {}",
-        id_, dialled_address_, printable(reject.local_id()), printable(reject.cluster_id()), id_,
-        transport_->options_.cluster_id, printable_prose(reject.reason(), kMaxRejectReasonBytes));
+        printable(id_), printable(dialled_address_), printable(reject.local_id()),
+        printable(reject.cluster_id()), printable(id_), printable(transport_->options_.cluster_id),
+        printable_prose(reject.reason(), kMaxRejectReasonBytes));
     bool fresh = false;
     {
       std::lock_guard lock(transport_->mu_);
@@ -510,10 +515,11 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
     ++transport_->outbound_failures_;
     const Millis delay = backoff_;
     backoff_ = std::min(backoff_ * 2, Millis(transport_->options_.backoff_max_ms));
-    transport_->log(failures_ == 0 && !refused ? LogLevel::kWarn : LogLevel::kDebug,
-                    fmt::format("{} peer '{}' at {}: {}; retrying in {} ms",
-                                was_connected ? "lost connection to" : "cannot connect to", id_,
-                                dialled_address_, reason, delay.count()));
+    transport_->log(
+        failures_ == 0 && !refused ? LogLevel::kWarn : LogLevel::kDebug,
+        fmt::format("{} peer '{}' at '{}': {}; retrying in {} ms",
+                    was_connected ? "lost connection to" : "cannot connect to", printable(id_),
+                    printable(dialled_address_), reason, delay.count()));
     ++failures_;
     state_ = State::kBackoff;
     const std::uint64_t generation = generation_;
@@ -563,12 +569,22 @@ TcpTransport::~TcpTransport() { stop(); }
 
 void TcpTransport::log(LogLevel level, const std::string& line) {
   if (level < logger_.min_level()) return;
-  logger_.log(level, fmt::format("transport {}: {}", options_.local_id, line));
+  logger_.log(level, fmt::format("transport '{}': {}", printable(options_.local_id), line));
 }
 
 Status TcpTransport::start(const std::string& listen_address, MessageHandler handler) {
   std::lock_guard lock(mu_);
   if (started_) return Status(ErrorCode::kAlreadyExists, "the transport was already started");
+  if (Status s = validate_server_id(options_.local_id, "the transport's local id"); !s.ok()) {
+    return s;
+  }
+  if (Status s = validate_cluster_id(options_.cluster_id); !s.ok()) return s;
+  if (!options_.advertise_address.empty()) {
+    if (Status s = validate_server_address(options_.advertise_address, "advertise_address");
+        !s.ok()) {
+      return s;
+    }
+  }
   const HostPort hp = split_host_port(listen_address);
   if (hp.host.empty()) {
     return Status(ErrorCode::kInvalidArgument,
@@ -646,7 +662,7 @@ Status TcpTransport::send(const NodeId& peer, const std::string& address, pb::Me
     if (learned == learned_addresses_.end()) {
       ++messages_dropped_;
       return Status(ErrorCode::kUnavailable,
-                    fmt::format("no address known for '{}'; dropped", peer));
+                    fmt::format("no address known for '{}'; dropped", printable(peer)));
     }
     to = learned->second;
   }
@@ -667,8 +683,8 @@ Status TcpTransport::send(const NodeId& peer, const std::string& address, pb::Me
       asio::post(io_, [self = slot] { self->kick(); });
     }
     return Status(ErrorCode::kUnavailable,
-                  fmt::format("the queue to '{}' is full ({} messages, {} bytes); dropped", peer,
-                              p.outbox_.size(), p.outbox_bytes_));
+                  fmt::format("the queue to '{}' is full ({} messages, {} bytes); dropped",
+                              printable(peer), p.outbox_.size(), p.outbox_bytes_));
   }
   p.outbox_bytes_ += frame.size();
   p.outbox_.push_back(std::move(frame));
