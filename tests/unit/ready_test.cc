@@ -169,6 +169,43 @@ TEST_CASE("a Ready without term, vote or commit change has no hard state and nee
   n->advance();
 }
 
+TEST_CASE("a leader elected alone sends its first appends only after its new term is persisted",
+          "[ready]") {
+  NodeSetup setup;
+  setup.voters = {"n1"};
+  TestNode n(setup);
+  pb::Configuration with_learner = make_configuration({"n1"});
+  pb::Server* learner = with_learner.add_servers();
+  learner->set_id("n2");
+  learner->set_suffrage(pb::NONVOTER);
+  n.storage().set_configuration(with_learner);
+  n.restart();
+  n.drain();
+  REQUIRE(n->campaign().ok());
+  REQUIRE(n->role() == Role::kLeader);  // no vote round: the only voter
+  Ready rd = n->ready();
+  REQUIRE(rd.hard_state.has_value());
+  CHECK(rd.hard_state->term() == 1);
+  CHECK(rd.must_sync);
+  CHECK(filter(rd.messages, pb::MSG_APPEND).empty());
+  const auto appends = filter(rd.persisted_messages, pb::MSG_APPEND);
+  REQUIRE(appends.size() == 1);
+  CHECK(appends[0].to() == "n2");
+  CHECK(appends[0].term() == 1);
+  n.persist(rd);
+  n->advance();
+  // Once the term is durable, a new proposal's appends may leave before their fsync again.
+  n.step(append_response("n2", "n1", 1,
+                         appends[0].index() + static_cast<Index>(appends[0].entries_size())));
+  n.drain();
+  REQUIRE(n->propose("x").ok());
+  Ready next = n->ready();
+  CHECK((!next.hard_state.has_value() || next.hard_state->term() == 1));
+  CHECK(filter(next.messages, pb::MSG_APPEND).size() == 1);
+  n.persist(next);
+  n->advance();
+}
+
 TEST_CASE("has_ready() is false between ready() and advance()", "[ready]") {
   TestNode n(NodeSetup{});
   n.step(heartbeat("n2", "n1", 1, 0));

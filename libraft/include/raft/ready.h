@@ -7,8 +7,10 @@
 //      AppendEntries, heartbeats, TimeoutNow and read answers, and a follower's forwarded read
 //      requests, which depend only on state that was already durable (dissertation 10.2.1:
 //      the leader writes its own log in parallel with replication; the core counts the
-//      leader's own copy only after advance()). `read_states` too may be acted on at once:
-//      they depend on no persistence (see ReadState).
+//      leader's own copy only after advance()). In a Ready whose `hard_state` changes the
+//      term or the vote, they are all in `persisted_messages` instead: a leader elected alone
+//      (the only voter) has its new term in that Ready, not yet on disk. `read_states` too may
+//      be acted on at once: they depend on no persistence (see ReadState).
 //   2. Write `snapshot_chunks` (a follower receiving a snapshot from the leader: each chunk
 //      goes at its offset of the partial snapshot; offset 0 starts a new one). If `snapshot`
 //      is set, the partial snapshot is complete: make it durable, restore the state machine

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <iterator>
 #include <stdexcept>
 
 #include "core/quorum.h"
@@ -459,9 +460,10 @@ Ready Consensus::ready() {
     prev_soft_ = ss;
   }
   const pb::HardState hs = hard_state();
-  if (hs.term() != prev_hard_.term() || hs.vote() != prev_hard_.vote() ||
-      hs.commit() != prev_hard_.commit()) {
-    rd.must_sync = hs.term() != prev_hard_.term() || hs.vote() != prev_hard_.vote();
+  const bool term_or_vote_changed =
+      hs.term() != prev_hard_.term() || hs.vote() != prev_hard_.vote();
+  if (term_or_vote_changed || hs.commit() != prev_hard_.commit()) {
+    rd.must_sync = term_or_vote_changed;
     rd.hard_state = hs;
     prev_hard_ = hs;
   }
@@ -489,6 +491,17 @@ Ready Consensus::ready() {
   // leave. Dropping it is always safe: the network may drop it too.
   drop_stale(msgs_);
   drop_stale(msgs_after_persist_);
+  if (term_or_vote_changed && !msgs_.empty()) {
+    // Leader traffic may leave before the fsync only in a term already durable. A leader
+    // elected without a vote round (the only voter) has its term in this very Ready: were its
+    // appends to leave now and the node crash before the fsync, it could take the same term
+    // again after restart and write other entries at the same indexes, which a non-voter
+    // holding the first ones would then take as matching. So they wait for the fsync too.
+    msgs_.insert(msgs_.end(), std::make_move_iterator(msgs_after_persist_.begin()),
+                 std::make_move_iterator(msgs_after_persist_.end()));
+    msgs_after_persist_ = std::move(msgs_);
+    msgs_.clear();
+  }
   rd.messages = std::move(msgs_);
   rd.persisted_messages = std::move(msgs_after_persist_);
   msgs_.clear();
