@@ -175,6 +175,11 @@ Status Raft::Impl::open() {
 }
 
 bool Raft::Impl::post(std::function<void()> fn) {
+  // The check and the post are one step under post_mu_, which shutdown() takes to set
+  // stopping_: a task either is refused here (its caller completes it) or is queued before the
+  // shutdown task, which fails whatever it left pending. Checked without the lock, a task
+  // could be queued after io_ stopped and never run, leaving its callback uncalled.
+  std::lock_guard lock(post_mu_);
   if (stopping_.load()) return false;
   asio::post(io_, std::move(fn));
   return true;
@@ -450,7 +455,10 @@ void Raft::Impl::shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
   }
-  stopping_.store(true);
+  {
+    std::lock_guard lock(post_mu_);  // see post()
+    stopping_.store(true);
+  }
   if (transport_) transport_->stop();  // no more messages reach the core
   if (core_thread_.joinable()) {
     asio::post(io_, [this] {

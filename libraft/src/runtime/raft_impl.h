@@ -143,7 +143,8 @@ class Raft::Impl {
   asio::steady_timer ticker_{io_};
   Clock::time_point next_tick_;  // core: when the core's next tick is due
   std::thread core_thread_;
-  std::atomic<bool> stopping_{false};  // no new requests
+  std::atomic<bool> stopping_{false};  // no new requests; set under post_mu_
+  std::mutex post_mu_;                 // post(): the stopping_ check and the post as one step
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // guarded by shutdown_mu_
 
