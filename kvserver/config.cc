@@ -85,6 +85,25 @@ Status validate_node_id(std::string_view id, std::string_view what) {
   return Status::ok_status();
 }
 
+Status validate_raft_address(std::string_view address, std::string_view what) {
+  if (Status s = raft::validate_server_address(address, what); !s.ok()) return s;
+  const auto bad = [&](std::string_view why) {
+    return invalid(fmt::format("{} '{}' is not host:port ({})", what, address, why));
+  };
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) return bad("no port");
+  const std::string_view host = address.substr(0, colon);
+  const std::string port(address.substr(colon + 1));
+  if (host.empty() || host == "[]") return bad("no host");
+  const bool bracketed = host.front() == '[' && host.back() == ']';
+  if (!bracketed && host.find(':') != std::string_view::npos) {
+    return bad("an IPv6 host goes in brackets");
+  }
+  if (host.find_first_of(" /") != std::string_view::npos) return bad("a space or / in the host");
+  if (!parse_number<int>(port, "port", 1, 65535).ok()) return bad("the port must be 1-65535");
+  return Status::ok_status();
+}
+
 Result<ParsedConfig> parse_config(int argc, const char* const* argv, const GetEnv& getenv) {
   const Config defaults;
   cxxopts::Options cli("kvserver",

@@ -17,6 +17,18 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// The path and query of a request target (RFC 9112 3.2): the target itself in origin form
+// ("/store/k?x=1"), what follows the authority in absolute form ("http://host/store/k" gives
+// "/store/k"), so that a redirect names this service's leader and never another host.
+std::string origin_form(const std::string& target) {
+  if (target.starts_with('/')) return target;
+  const std::size_t scheme = target.find("://");
+  if (scheme == std::string::npos) return "/";
+  const std::size_t path = target.find_first_of("/?", scheme + 3);
+  if (path == std::string::npos) return "/";
+  return target[path] == '/' ? target.substr(path) : "/" + target.substr(path);
+}
+
 constexpr std::string_view kStorePrefix = "/store/";
 
 }  // namespace
@@ -129,7 +141,7 @@ bool KvService::leader_or_redirect(Instance& instance, const Request& request,
   Response r =
       error_with(307, fmt::format("this node is a follower; the leader is '{}'", leader.id),
                  "leader", leader_json(instance));
-  r.headers.emplace_back("Location", "http://" + *http + request.target);
+  r.headers.emplace_back("Location", "http://" + *http + origin_form(request.target));
   respond(std::move(r));
   return false;
 }
@@ -163,7 +175,11 @@ void KvService::put(const Request& request, Responder respond) {
                                           config.max_key_bytes)));
   }
   // The value is stored as the exact JSON text sent (the body is valid JSON: checked above).
-  const std::string value(raw_member(request.body, "value").value_or("null"));
+  const std::optional<std::string_view> raw = raw_member(request.body, "value");
+  if (!raw) {  // the two parsers disagree: never store a value other than the one sent
+    return respond(error(400, "malformed JSON: cannot find the text of \"value\""));
+  }
+  const std::string value(*raw);
   if (value.size() > config.max_value_bytes) {
     return respond(error(413, fmt::format("the value has {} bytes of JSON; the limit is {}",
                                           value.size(), config.max_value_bytes)));

@@ -71,7 +71,7 @@ void KvService::join(const Request& request, Responder respond) {
   if (Status s = validate_node_id(id, "node_id"); !s.ok()) {
     return respond(api::error(400, s.message()));
   }
-  if (Status s = raft::validate_server_address(address, "raft_address"); !s.ok()) {
+  if (Status s = validate_raft_address(address, "raft_address"); !s.ok()) {
     return respond(api::error(400, s.message()));
   }
   auto instance = instance_or_503(respond);
@@ -81,6 +81,21 @@ void KvService::join(const Request& request, Responder respond) {
     if (server.id() == id && server.address() == address && server.suffrage() == raft::pb::VOTER) {
       return respond(api::success(fmt::format("node {} at {} is already a voter", id, address),
                                   stats_json(*instance)));
+    }
+    // A join never moves a voter or gives a member's address to another: one request with a
+    // voter's id and a wrong address would cut that voter off (two, a majority of three). A
+    // server still catching up (staging) or a non-voter may be given another address.
+    if (server.id() == id && server.address() != address && server.suffrage() == raft::pb::VOTER) {
+      return respond(api::error(
+          409, fmt::format("node {} is already a voter, at {}: to move it to {}, remove it "
+                           "first (POST /raft/remove), then join it again",
+                           id, server.address(), address)));
+    }
+    if (server.id() != id && server.address() == address) {
+      return respond(api::error(
+          409, fmt::format("{} is the raft address of member {}: a node joining as {} needs its "
+                           "own address (or remove {} first)",
+                           address, server.id(), id, server.id())));
     }
   }
   auto start = [id, address](raft::Raft& raft) {

@@ -76,6 +76,30 @@ class BadHttpInput(kvcluster.KvTestCase):
         self.assertStatus(self.node.get("k"), 404, "no rejected write happened")
         self.assert_intact()
 
+    def test_number_out_of_range_or_byte_order_mark_is_400_and_stores_nothing(self):
+        """A number past double's range anywhere in the body (once a 500), or a byte order
+        mark before it (once stored "null" in place of the value) → 400, nothing stored."""
+        for body in (b'{"key": "big", "value": 1e400}', b'{"key": "big", "value": 1, "z": -1e999}',
+                     b'\xef\xbb\xbf{"key": "big", "value": 42}'):
+            self.assert_rejected(self.post_store_raw(body), 400, f"POST /store {body!r}")
+        self.assertStatus(self.node.get("big"), 404, "no rejected write happened")
+        r = self.node.request("POST", "/raft/join", data=b'{"node_id": "x", "raft_address": '
+                              b'"127.0.0.1:1", "n": 1e400}',
+                              headers={"Content-Type": "application/json"})
+        self.assert_rejected(r, 400, "join with a number out of range")
+        self.assert_intact()
+
+    def test_join_with_a_raft_address_that_is_not_host_port_is_400(self):
+        """raft_address must be host:port with a port in 1-65535 (once any text was taken, and
+        the join hung for 30 s and left the junk member in the configuration)."""
+        for address in (":", "nohost", "localhost:0", "[::1]:99999", "::1:7000", ":7000",
+                        "host:port", "a b:7000"):
+            r = self.node.join_request("n2", address)
+            self.assert_rejected(r, 400, f"join at {address!r}")
+        members = kvcluster.config_members(self.node.stats())
+        self.assertEqual(list(members), ["solo"], "the configuration after the refused joins")
+        self.assert_intact()
+
     def test_body_that_is_not_an_object_is_400(self):
         """JSON bodies that are not objects (array, string, number, null) → 400."""
         for body in ([1, 2], "key", 7, None):

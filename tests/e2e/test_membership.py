@@ -1,5 +1,6 @@
 """Membership changes over HTTP: POST /raft/remove, and join/remove sent to a follower."""
 
+import socket
 import urllib.parse
 
 import kvcluster
@@ -71,6 +72,49 @@ class Membership(kvcluster.KvTestCase):
         self.cluster.wait_for_members(self.leader, ["node1", "node2", "node3", "node4"])
         leader = self.cluster.wait_for_leader(self.nodes + [node4])
         self.assertEqual(leader.id, self.leader.id, "node4 follows the cluster's leader")
+
+    def test_join_with_a_voters_id_at_another_address_is_409_and_moves_nothing(self):
+        """A join naming a voter at another address, or another id at a voter's address,
+        answers 409 and leaves every member where it was: two such joins once left a
+        three-node cluster with no reachable majority."""
+        for follower in self.followers:
+            r = self.leader.join_request(follower.id, "127.0.0.1:1")
+            self.assertStatus(r, 409, f"join of {follower.id} at another address")
+            self.assertErrorBody(r)
+            self.assertIn("/raft/remove", r.error, f"the error says what to do: {r}")
+        r = self.leader.join_request("node9", self.followers[0].raft_address)
+        self.assertStatus(r, 409, f"join of node9 at {self.followers[0].id}'s address")
+        stats = self.leader.stats()
+        self.assertEqual(config_members(stats), {n.id: "Voter" for n in self.nodes})
+        for n in self.nodes:
+            self.assertIn(n.raft_address, stats["latest_configuration"],
+                          f"{n.id} keeps its address")
+        put_until_acknowledged(self.nodes, "after-refused-moves", 1)
+
+    def test_redirect_of_an_absolute_form_target_names_only_the_leader(self):
+        """A request to a follower with an absolute-form target ("http://other.host/store")
+        is redirected to the leader's own host with the target's path, never to the host
+        the client named."""
+        follower = self.followers[0]
+        body = b'{"key":"abs","value":1}'
+        request = (b"POST http://evil.example/store?x=1 HTTP/1.1\r\nHost: evil.example\r\n"
+                   b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                   b"Connection: close\r\n\r\n%s" % (len(body), body))
+        with socket.create_connection(("127.0.0.1", follower.http_port),
+                                      timeout=kvcluster.REQUEST_TIMEOUT) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        self.assertTrue(head.startswith("HTTP/1.1 307"), f"answer: {head!r}")
+        locations = [line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:]
+                     if line.lower().startswith("location:")]
+        self.assertEqual(len(locations), 1, f"answer: {head!r}")
+        location = urllib.parse.urlsplit(locations[0])
+        self.assertEqual((location.port, location.path, location.query),
+                         (self.leader.http_port, "/store", "x=1"), f"Location {locations[0]!r}")
+        self.assertNotIn("evil", location.netloc, f"Location {locations[0]!r}")
 
     def test_remove_of_an_unknown_node_is_an_error(self):
         """POST /raft/remove of an id that is not in the configuration answers a 4xx error
