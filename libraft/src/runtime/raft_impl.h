@@ -10,6 +10,8 @@
 // `view_` is written there and read by any thread under view_mu_.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <asio.hpp>
 #include <atomic>
 #include <chrono>
@@ -18,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -156,6 +159,16 @@ class Raft::Impl {
   std::unique_ptr<RawNode> node_;
   bool ready_scheduled_ = false;
   bool stopped_ = false;  // fatal error or shutdown: the core does nothing more
+  // Read contexts are "<incarnation>-<n>": the incarnation is random per Impl, so that an
+  // answer to a read of an earlier run of this node (still queued at the leader, delivered
+  // after a restart) can never be taken for the answer to a new read, whose point must be
+  // chosen after it began.
+  static std::uint64_t random_incarnation() {
+    std::random_device device;
+    return (std::uint64_t{device()} << 32) ^ device();
+  }
+  std::string next_read_context() { return fmt::format("{:016x}-{}", incarnation_, ++next_read_); }
+  const std::uint64_t incarnation_ = random_incarnation();
   std::uint64_t next_read_ = 0;
   std::map<std::string, PendingRead> reads_;
   // ReadIndex reads taken on a follower share forwarded requests: one request is in flight at

@@ -97,7 +97,7 @@ void Raft::Impl::read(bool verify_only, bool wait_apply, Timeout timeout, Callba
       if (!forward_in_flight_) forward_reads();
       return;
     }
-    std::string context = fmt::format("{}", ++next_read_);
+    std::string context = next_read_context();
     if (Status s = node_->read_index(context, mode); !s.ok()) return done(s);
     reads_.emplace(std::move(context), PendingRead{verify_only, wait_apply, deadline, done});
     schedule_ready();
@@ -111,7 +111,7 @@ void Raft::Impl::forward_reads() {
   forward_waiting_.clear();
   Clock::time_point deadline = members->front().deadline;
   for (const PendingRead& m : *members) deadline = std::min(deadline, m.deadline);
-  std::string context = fmt::format("{}", ++next_read_);
+  std::string context = next_read_context();
   if (Status s = node_->read_index(context); !s.ok()) {
     finish_forwarded(*members, s);
     return;
