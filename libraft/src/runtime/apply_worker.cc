@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <utility>
 
 #include "common/snapshot_adapters.h"
@@ -80,9 +81,29 @@ void ApplyWorker::request_snapshot(Callback<SnapshotMeta> done) {
 
 void ApplyWorker::register_proposal(Index index, Term term, std::uint64_t bytes,
                                     Clock::time_point deadline, Callback<ApplyResult> done) {
-  std::lock_guard lock(wait_mu_);
-  proposed_bytes_ += bytes;
-  proposals_.emplace(index, Proposal{term, bytes, deadline, std::move(done)});
+  std::optional<Proposal> replaced;
+  {
+    std::lock_guard lock(wait_mu_);
+    proposed_bytes_ += bytes;
+    auto it = proposals_.find(index);
+    if (it == proposals_.end()) {
+      proposals_.emplace(index, Proposal{term, bytes, deadline, std::move(done)});
+    } else {
+      // A proposal of an earlier term at this index, still waiting (this node lost and then
+      // regained leadership, and its log was cut back below it, e.g. by a snapshot). This
+      // node, leading now, wrote another entry there, so the old one can never be committed
+      // (a leader holds every committed entry): it is answered, and its bytes released.
+      replaced = std::move(it->second);
+      proposed_bytes_ -= replaced->bytes;
+      it->second = Proposal{term, bytes, deadline, std::move(done)};
+    }
+  }
+  if (replaced) {
+    replaced->done(Status(ErrorCode::kLeadershipLost,
+                          fmt::format("leadership was lost and the command at index {} was "
+                                      "replaced: it will not be applied",
+                                      index)));
+  }
 }
 
 void ApplyWorker::wait_applied(Index index, Clock::time_point deadline, Callback<Index> done) {

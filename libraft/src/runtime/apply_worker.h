@@ -60,7 +60,8 @@ class ApplyWorker {
 
   // --- any thread
   // Completes `done` when the entry at `index` is applied (if its term is still `term`; a
-  // different entry there fails it with kLeadershipLost).
+  // different entry there fails it with kLeadershipLost). A proposal already waiting at
+  // `index` (an earlier term's) is failed at once with kLeadershipLost.
   void register_proposal(Index index, Term term, std::uint64_t bytes, Clock::time_point deadline,
                          Callback<ApplyResult> done);
   // Completes `done` with `index` once the applied index reaches it (at once if it has).
