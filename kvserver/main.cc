@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -43,7 +44,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-  (void)kv::http::raise_fd_limit();  // best effort: many idle clients need many descriptors
+  // Best effort: many idle clients need many descriptors.
+  const raft::Result<std::uint64_t> fd_limit = kv::http::raise_fd_limit();
 
   kv::StderrLogger logger(kv::parse_log_level(config.log_level));
   kv::Metrics metrics;
@@ -66,6 +68,13 @@ int main(int argc, char** argv) {
     service_ptr->handle(std::move(request), std::move(respond));
   };
   http_options.max_body_bytes = config.max_body_bytes();
+  if (fd_limit.ok()) {
+    // Clients may hold at most half the descriptors: the rest stay for LevelDB's tables, the
+    // raft log, snapshots and peers, which must never fail for want of one (the node would
+    // stop). Clients past the cap are refused, and served again once others close.
+    http_options.max_connections = static_cast<std::size_t>(std::clamp<std::uint64_t>(
+        *fd_limit / 2, 1, static_cast<std::uint64_t>(http_options.max_connections)));
+  }
   auto http = kv::http::Server::start(http_options, handler);
   if (!http.ok()) {
     return fail(fmt::format("cannot serve HTTP on {}: {}", http_options.listen_address,

@@ -36,6 +36,7 @@ import os
 import queue
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -266,8 +267,9 @@ class Node:
     """
 
     def __init__(self, cluster, node_id, http_port, raft_port, data_dir, join=None,
-                 extra_args=(), use_env=False):
+                 extra_args=(), use_env=False, fd_limit=None):
         self.cluster = cluster
+        self.fd_limit = fd_limit  # RLIMIT_NOFILE (soft and hard) of the process, if set
         self.id = node_id
         self.http_port = http_port
         self.raft_port = raft_port
@@ -321,9 +323,15 @@ class Node:
         self._log_file.write(f"==== harness {time.strftime('%H:%M:%S')}: starting "
                              f"{shown_env} {' '.join(argv)}\n".encode())
         self._log_file.flush()
+        limit = self.fd_limit
+
+        def set_limits():
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
         self.proc = subprocess.Popen(argv, env=env, cwd=self.cluster.workdir,
                                      stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=set_limits if limit is not None else None)
         self.paused = False
         self.expected_running = True
 
@@ -495,7 +503,7 @@ class Cluster:
         return self.nodes[node_id]
 
     def add_node(self, node_id, join=None, extra_args=(), use_env=False, start=True,
-                 wait_ready=True):
+                 wait_ready=True, fd_limit=None):
         """Creates a node with fresh ports and data directory <workdir>/<id>-data.
 
         `join` is a Node (its HTTP address is used) or a "host:port" string. With start, the
@@ -505,7 +513,8 @@ class Cluster:
         if isinstance(join, Node):
             join = join.http_address
         node = Node(self, node_id, free_port(), free_port(),
-                    os.path.join(self.workdir, f"{node_id}-data"), join, extra_args, use_env)
+                    os.path.join(self.workdir, f"{node_id}-data"), join, extra_args, use_env,
+                    fd_limit)
         self.nodes[node_id] = node
         if start:
             for attempt in range(3):

@@ -2,6 +2,8 @@
 codes with a JSON {"error": ...} body, and bad configuration stops the process at start
 with one "kvserver: error:" line on stderr."""
 
+import http.client
+import json
 import os
 import socket
 import subprocess
@@ -213,6 +215,54 @@ class BadHttpInput(kvcluster.KvTestCase):
                             answer.startswith(b"HTTP/1.1 400"),
                             f"answer to a 1 TB Content-Length: {answer[:200]!r}")
         self.assert_intact()
+
+
+class ManyIdleConnections(kvcluster.KvTestCase):
+    """Idle clients can never take the descriptors the node itself needs."""
+
+    def test_idle_connections_past_the_fd_limit_leave_writes_working(self):
+        """With a 256-descriptor limit, 300 idle connections are held or refused while a
+        client already connected keeps writing, with a snapshot every 5 entries: every write
+        answers 200 and no file the node opens fails. (It used to accept connections up to
+        the limit, after which every snapshot failed with "Too many open files", and a
+        LevelDB file that could not be opened stopped the node.)"""
+        cluster = self.new_cluster()
+        node = cluster.add_node("fd", extra_args=["--snapshot-threshold", "5",
+                                                  "--trailing-logs", "2"], fd_limit=256)
+        cluster.wait_for_leader([node])
+        writer = http.client.HTTPConnection("127.0.0.1", node.http_port,
+                                            timeout=REQUEST_TIMEOUT)
+        idle = []
+        try:
+            writer.request("GET", "/health")
+            writer.getresponse().read()
+            for _ in range(300):
+                try:
+                    idle.append(socket.create_connection(("127.0.0.1", node.http_port),
+                                                         timeout=REQUEST_TIMEOUT))
+                except OSError:
+                    break
+            for i in range(100):
+                body = json.dumps({"key": f"k{i}", "value": i})
+                writer.request("POST", "/store", body=body,
+                               headers={"Content-Type": "application/json"})
+                r = writer.getresponse()
+                answer = r.read()
+                self.assertEqual(r.status, 200, f"write {i}: {answer[:200]!r}\n" +
+                                 node.log_tail(20))
+        finally:
+            writer.close()
+            for sock in idle:
+                sock.close()
+        cluster.check_alive()
+        r = node.get("k99")
+        self.assertStatus(r, 200, "the last write reads back")
+        self.assertEqual(r.data["value"], 99)
+        self.assertFalse("Too many open files" in node.log_text(),
+                         "a file the node opened failed for want of a descriptor:\n" +
+                         node.log_tail(5))
+        self.assertGreaterEqual(int(node.stats()["last_snapshot_index"]), 90,
+                                "snapshots kept being taken (one every 5 entries)")
 
 
 class BadConfiguration(kvcluster.KvTestCase):
