@@ -219,6 +219,15 @@ Result<ParsedConfig> parse_config(int argc, const char* const* argv, const GetEn
   if (Status s = number("max-value-bytes", &config.max_value_bytes, 1, 64 << 20); !s.ok()) {
     return s;
   }
+  // A write is one raft entry, which travels in one transport frame (at most 64 MiB): a
+  // command that could not fit would be accepted, then never replicated.
+  constexpr std::size_t kMaxCommandBytes = std::size_t{63} << 20;
+  if (config.max_value_bytes + config.max_key_bytes > kMaxCommandBytes) {
+    return invalid(fmt::format(
+        "--max-value-bytes ({}) plus --max-key-bytes ({}) is over {} bytes: such a write would "
+        "not fit in one raft message (64 MiB)",
+        config.max_value_bytes, config.max_key_bytes, kMaxCommandBytes));
+  }
   if (config.election_timeout_ms < 2 * config.heartbeat_ms) {
     return invalid(
         fmt::format("--election-timeout-ms ({}) must be at least twice "

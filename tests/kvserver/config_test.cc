@@ -106,6 +106,18 @@ TEST_CASE("bad values are one-line errors naming the flag", "[config]") {
         std::string::npos);
 }
 
+TEST_CASE("a value and key limit whose write would not fit in one raft message is refused",
+          "[config]") {
+  CHECK(config_of({"--id", "a", "--max-value-bytes", std::to_string(62 << 20)}).max_value_bytes ==
+        std::size_t{62} << 20);
+  const std::string e = error_of({"--id", "a", "--max-value-bytes", std::to_string(64 << 20)});
+  CHECK(e.find("--max-value-bytes") != std::string::npos);
+  CHECK(e.find("raft message") != std::string::npos);
+  CHECK(error_of({"--id", "a", "--max-value-bytes", std::to_string((62 << 20) + 1),
+                  "--max-key-bytes", std::to_string(1 << 20)})
+            .find("--max-key-bytes") != std::string::npos);
+}
+
 TEST_CASE("an id or address that is not UTF-8 text is refused before anything is stored",
           "[config]") {
   for (const char* id : {"n\xff", "n\x01", "n\xed\xa0\x80"}) {
