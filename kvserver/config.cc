@@ -95,10 +95,6 @@ Status validate_raft_address(std::string_view address, std::string_view what) {
   const std::string_view host = address.substr(0, colon);
   const std::string port(address.substr(colon + 1));
   if (host.empty() || host == "[]") return bad("no host");
-  const bool bracketed = host.front() == '[' && host.back() == ']';
-  if (!bracketed && host.find(':') != std::string_view::npos) {
-    return bad("an IPv6 host goes in brackets");
-  }
   if (host.find_first_of(" /") != std::string_view::npos) return bad("a space or / in the host");
   if (!parse_number<int>(port, "port", 1, 65535).ok()) return bad("the port must be 1-65535");
   return Status::ok_status();
@@ -181,9 +177,8 @@ Result<ParsedConfig> parse_config(int argc, const char* const* argv, const GetEn
   if (Status s = port("raft-port", "RAFT_PORT", &config.raft_port); !s.ok()) return s;
   config.http_host = result["http-host"].as<std::string>();
   config.raft_addr = result["raft-addr"].as<std::string>();
-  if (Status s = raft::validate_server_address(config.raft_address(), "--raft-addr"); !s.ok()) {
-    return s;
-  }
+  // The rule a leader applies to this address when this node joins (see /raft/join).
+  if (Status s = validate_raft_address(config.raft_address(), "--raft-addr"); !s.ok()) return s;
   if (Status s = raft::validate_server_address(config.http_host, "--http-host"); !s.ok()) {
     return s;
   }

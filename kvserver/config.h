@@ -58,8 +58,9 @@ using GetEnv = std::function<const char*(const char*)>;
 raft::Status validate_node_id(std::string_view id, std::string_view what);
 
 // Whether `address` can be dialled as a peer's raft address: libraft's address rule
-// (raft::validate_server_address) and the form host:port, with a host that is not empty (an
-// IPv6 one in brackets) and a port in [1, 65535]. kInvalidArgument names it as `what`.
+// (raft::validate_server_address) and the form host:port (split at the last ':', as the
+// transport does: "::1:7000" and "[::1]:7000" are both IPv6), with a host that is not empty
+// and holds no space or '/', and a port in [1, 65535]. kInvalidArgument names it as `what`.
 raft::Status validate_raft_address(std::string_view address, std::string_view what);
 
 // Parses argv with the environment `getenv` (std::getenv in main; tests pass their own).

@@ -4,6 +4,7 @@
 // store. Configuration errors end the process at start with one line and exit code 2.
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -68,12 +69,17 @@ int main(int argc, char** argv) {
     service_ptr->handle(std::move(request), std::move(respond));
   };
   http_options.max_body_bytes = config.max_body_bytes();
-  if (fd_limit.ok()) {
+  std::uint64_t descriptors = fd_limit.ok() ? *fd_limit : 0;
+  if (rlimit current; !fd_limit.ok() && ::getrlimit(RLIMIT_NOFILE, &current) == 0 &&
+                      current.rlim_cur != RLIM_INFINITY) {
+    descriptors = current.rlim_cur;  // not raised: the soft limit as it is
+  }
+  if (descriptors > 0) {
     // Clients may hold at most half the descriptors: the rest stay for LevelDB's tables, the
     // raft log, snapshots and peers, which must never fail for want of one (the node would
     // stop). Clients past the cap are refused, and served again once others close.
     http_options.max_connections = static_cast<std::size_t>(std::clamp<std::uint64_t>(
-        *fd_limit / 2, 1, static_cast<std::uint64_t>(http_options.max_connections)));
+        descriptors / 2, 1, static_cast<std::uint64_t>(http_options.max_connections)));
   }
   auto http = kv::http::Server::start(http_options, handler);
   if (!http.ok()) {

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -21,45 +22,81 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-TEST_CASE(
-    "a second proposal at an index answers the first with kLeadershipLost and frees its "
-    "bytes") {
-  std::string dir = (std::filesystem::temp_directory_path() / "libraft-apply-XXXXXX").string();
-  REQUIRE(::mkdtemp(dir.data()) != nullptr);
-  {
-    auto storage = DurableStorage::open(posix_file_system(), dir);
-    REQUIRE(storage.ok());
-    TestStateMachine fsm("n1", nullptr);
-    runtime::SnapshotWorker snapshots(**storage, null_logger(), 0, [](const SnapshotMeta&) {});
-    runtime::ApplyWorker apply(fsm, null_logger(), snapshots, {}, 0, 1 << 20, [](Status) {});
+// Term 2's proposal P at index 1 is still pending when the node, leading again in term 4 with
+// its log cut back, proposes Q at index 1. Either may end up committed (P through another
+// leader that holds it), so neither is answered until the entry at 1 is applied.
+struct TwoProposalsAtOneIndex {
+  explicit TwoProposalsAtOneIndex(const std::string& dir_path)
+      : storage(std::move(DurableStorage::open(posix_file_system(), dir_path)).value()),
+        fsm("n1", nullptr),
+        snapshots(*storage, null_logger(), 0, [](const SnapshotMeta&) {}),
+        apply(fsm, null_logger(), snapshots, {}, 0, 1 << 20, [](Status) {}) {
     apply.start();
     const auto deadline = Clock::now() + std::chrono::seconds(60);
-    std::optional<Result<ApplyResult>> first;
-    std::optional<Result<ApplyResult>> second;
-    // Term 2's proposal at index 1, never committed; then, leading again in term 4 with its
-    // log cut back, the node proposes another command at index 1.
-    apply.register_proposal(1, 2, 100, deadline, [&](Result<ApplyResult> r) { first = r; });
-    CHECK(apply.proposed_bytes() == 100);
-    apply.register_proposal(1, 4, 30, deadline, [&](Result<ApplyResult> r) { second = r; });
-    REQUIRE(first.has_value());
-    CHECK(first->status().code() == ErrorCode::kLeadershipLost);
-    CHECK_FALSE(second.has_value());
-    CHECK(apply.proposed_bytes() == 30);
-    // The entry term 4 wrote is committed and applied: the second proposal completes.
+    apply.register_proposal(1, 2, 100, deadline, [this](Result<ApplyResult> r) { old_one = r; });
+    apply.register_proposal(1, 4, 30, deadline, [this](Result<ApplyResult> r) { new_one = r; });
+  }
+  // Applies the entry at index 1 of `term` and stops the worker (which completes everything).
+  void apply_entry_of_term(Term term) {
     pb::Entry entry;
     entry.set_index(1);
-    entry.set_term(4);
+    entry.set_term(term);
     entry.set_type(pb::ENTRY_NORMAL);
     entry.set_data(set_command("k", "v"));
     apply.enqueue_entries({entry});
     apply.stop();
-    REQUIRE(second.has_value());
-    REQUIRE(second->ok());
-    CHECK((*second)->index == 1);
-    CHECK((*second)->term == 4);
-    CHECK(apply.proposed_bytes() == 0);
   }
-  std::filesystem::remove_all(dir);
+
+  std::unique_ptr<DurableStorage> storage;
+  TestStateMachine fsm;
+  runtime::SnapshotWorker snapshots;
+  runtime::ApplyWorker apply;
+  std::optional<Result<ApplyResult>> old_one;
+  std::optional<Result<ApplyResult>> new_one;
+};
+
+class TempDirectory {
+ public:
+  TempDirectory() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "libraft-apply-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDirectory() { std::filesystem::remove_all(path_); }
+  TempDirectory(const TempDirectory&) = delete;
+  TempDirectory& operator=(const TempDirectory&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST_CASE("two proposals at one index both wait; the new term's entry completes the new one") {
+  TempDirectory dir;
+  TwoProposalsAtOneIndex t(dir.path());
+  CHECK_FALSE(t.old_one.has_value());  // neither is answered early
+  CHECK_FALSE(t.new_one.has_value());
+  CHECK(t.apply.proposed_bytes() == 130);
+  t.apply_entry_of_term(4);
+  REQUIRE(t.new_one.has_value());
+  REQUIRE(t.new_one->ok());
+  CHECK((*t.new_one)->term == 4);
+  REQUIRE(t.old_one.has_value());
+  CHECK(t.old_one->status().code() == ErrorCode::kLeadershipLost);
+  CHECK(t.apply.proposed_bytes() == 0);
+}
+
+TEST_CASE("two proposals at one index both wait; the old term's entry completes the old one") {
+  TempDirectory dir;
+  TwoProposalsAtOneIndex t(dir.path());
+  t.apply_entry_of_term(2);  // another leader held term 2's entry and committed it
+  REQUIRE(t.old_one.has_value());
+  REQUIRE(t.old_one->ok());
+  CHECK((*t.old_one)->term == 2);
+  REQUIRE(t.new_one.has_value());
+  CHECK(t.new_one->status().code() == ErrorCode::kLeadershipLost);
+  CHECK(t.apply.proposed_bytes() == 0);
 }
 
 }  // namespace

@@ -106,6 +106,26 @@ TEST_CASE("bad values are one-line errors naming the flag", "[config]") {
         std::string::npos);
 }
 
+TEST_CASE("a raft address is host:port, split at the last colon as the transport does",
+          "[config]") {
+  for (const char* good : {"127.0.0.1:7000", "node-2.example:7000", "[::1]:7000", "::1:7000"}) {
+    INFO(good);
+    CHECK(kv::validate_raft_address(good, "raft_address").ok());
+  }
+  for (const char* bad : {":", "nohost", "localhost:0", "[::1]:99999", ":7000", "host:port",
+                          "a b:7000", "a/b:7000", "[]:7000"}) {
+    INFO(bad);
+    const raft::Status s = kv::validate_raft_address(bad, "raft_address");
+    CHECK(s.code() == raft::ErrorCode::kInvalidArgument);
+    CHECK(s.message().find("raft_address") != std::string::npos);
+  }
+  // --raft-addr follows the same rule, so that a node never advertises an address its
+  // leader's /raft/join would refuse.
+  CHECK(config_of({"--id", "a", "--raft-addr", "::1"}).raft_address() == "::1:10001");
+  CHECK(error_of({"--id", "a", "--raft-addr", "two words"}).find("--raft-addr") !=
+        std::string::npos);
+}
+
 TEST_CASE("a value and key limit whose write would not fit in one raft message is refused",
           "[config]") {
   CHECK(config_of({"--id", "a", "--max-value-bytes", std::to_string(62 << 20)}).max_value_bytes ==

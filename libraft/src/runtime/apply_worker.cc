@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <iterator>
-#include <optional>
 #include <utility>
 
 #include "common/snapshot_adapters.h"
@@ -81,29 +80,13 @@ void ApplyWorker::request_snapshot(Callback<SnapshotMeta> done) {
 
 void ApplyWorker::register_proposal(Index index, Term term, std::uint64_t bytes,
                                     Clock::time_point deadline, Callback<ApplyResult> done) {
-  std::optional<Proposal> replaced;
-  {
-    std::lock_guard lock(wait_mu_);
-    proposed_bytes_ += bytes;
-    auto it = proposals_.find(index);
-    if (it == proposals_.end()) {
-      proposals_.emplace(index, Proposal{term, bytes, deadline, std::move(done)});
-    } else {
-      // A proposal of an earlier term at this index, still waiting (this node lost and then
-      // regained leadership, and its log was cut back below it, e.g. by a snapshot). This
-      // node, leading now, wrote another entry there, so the old one can never be committed
-      // (a leader holds every committed entry): it is answered, and its bytes released.
-      replaced = std::move(it->second);
-      proposed_bytes_ -= replaced->bytes;
-      it->second = Proposal{term, bytes, deadline, std::move(done)};
-    }
-  }
-  if (replaced) {
-    replaced->done(Status(ErrorCode::kLeadershipLost,
-                          fmt::format("leadership was lost and the command at index {} was "
-                                      "replaced: it will not be applied",
-                                      index)));
-  }
+  // Several proposals may wait at one index: an earlier term's, still pending when this node,
+  // leading again with its log cut back below it, proposed another there. Either entry may
+  // end up committed (the old one through another leader that holds it), so both wait until
+  // the entry at that index is applied: its term says which one it was.
+  std::lock_guard lock(wait_mu_);
+  proposed_bytes_ += bytes;
+  proposals_.emplace(index, Proposal{term, bytes, deadline, std::move(done)});
 }
 
 void ApplyWorker::wait_applied(Index index, Clock::time_point deadline, Callback<Index> done) {
@@ -151,7 +134,7 @@ void ApplyWorker::expire(Clock::time_point now) {
 }
 
 void ApplyWorker::fail_all(const Status& status) {
-  std::map<Index, Proposal> proposals;
+  std::multimap<Index, Proposal> proposals;
   std::multimap<Index, Wait> waits;
   {
     std::lock_guard lock(wait_mu_);
@@ -242,24 +225,24 @@ void ApplyWorker::complete_applied(const std::vector<pb::Entry>& entries,
     }
     applied = e.index();
     applied_term = e.term();
-    std::optional<Proposal> proposal;
+    std::vector<Proposal> here;
     {
       std::lock_guard lock(wait_mu_);
-      auto it = proposals_.find(applied);
-      if (it != proposals_.end()) {
+      auto [first, last] = proposals_.equal_range(applied);
+      for (auto it = first; it != last; ++it) {
         proposed_bytes_ -= it->second.bytes;
-        proposal = std::move(it->second);
-        proposals_.erase(it);
+        here.push_back(std::move(it->second));
       }
+      proposals_.erase(first, last);
     }
-    if (proposal) {
-      if (proposal->term == e.term()) {
-        proposal->done(ApplyResult{e.index(), e.term(), std::move(response)});
+    for (Proposal& proposal : here) {  // at most one of them has the entry's term
+      if (proposal.term == e.term()) {
+        proposal.done(ApplyResult{e.index(), e.term(), std::move(response)});
       } else {
-        proposal->done(Status(ErrorCode::kLeadershipLost,
-                              fmt::format("leadership was lost and the new leader replaced the "
-                                          "command at index {}: it will not be applied",
-                                          e.index())));
+        proposal.done(Status(ErrorCode::kLeadershipLost,
+                             fmt::format("leadership was lost and the new leader replaced the "
+                                         "command at index {}: it will not be applied",
+                                         e.index())));
       }
     }
   }

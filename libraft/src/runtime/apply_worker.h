@@ -61,7 +61,8 @@ class ApplyWorker {
   // --- any thread
   // Completes `done` when the entry at `index` is applied (if its term is still `term`; a
   // different entry there fails it with kLeadershipLost). A proposal already waiting at
-  // `index` (an earlier term's) is failed at once with kLeadershipLost.
+  // `index` (an earlier term's) keeps waiting too: the applied entry's term decides which
+  // of them it was.
   void register_proposal(Index index, Term term, std::uint64_t bytes, Clock::time_point deadline,
                          Callback<ApplyResult> done);
   // Completes `done` with `index` once the applied index reaches it (at once if it has).
@@ -129,8 +130,8 @@ class ApplyWorker {
   bool stopping_ = false;             // guarded by queue_mu_
 
   std::mutex wait_mu_;
-  std::map<Index, Proposal> proposals_;  // guarded by wait_mu_
-  std::multimap<Index, Wait> waits_;     // guarded by wait_mu_
+  std::multimap<Index, Proposal> proposals_;  // guarded by wait_mu_; several per index possible
+  std::multimap<Index, Wait> waits_;          // guarded by wait_mu_
 
   std::thread thread_;
 };
