@@ -6,7 +6,6 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +15,7 @@
 #include "raft/file_system.h"
 #include "raft/logger.h"
 #include "runtime/snapshot_worker.h"
+#include "storage/log_test_support.h"
 
 namespace raft::integration {
 namespace {
@@ -55,25 +55,8 @@ struct TwoProposalsAtOneIndex {
   std::optional<Result<ApplyResult>> new_one;
 };
 
-class TempDirectory {
- public:
-  TempDirectory() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "libraft-apply-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDirectory() { std::filesystem::remove_all(path_); }
-  TempDirectory(const TempDirectory&) = delete;
-  TempDirectory& operator=(const TempDirectory&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 TEST_CASE("two proposals at one index both wait; the new term's entry completes the new one") {
-  TempDirectory dir;
+  raft::testing::TempDir dir;
   TwoProposalsAtOneIndex t(dir.path());
   CHECK_FALSE(t.old_one.has_value());  // neither is answered early
   CHECK_FALSE(t.new_one.has_value());
@@ -88,7 +71,7 @@ TEST_CASE("two proposals at one index both wait; the new term's entry completes 
 }
 
 TEST_CASE("two proposals at one index both wait; the old term's entry completes the old one") {
-  TempDirectory dir;
+  raft::testing::TempDir dir;
   TwoProposalsAtOneIndex t(dir.path());
   t.apply_entry_of_term(2);  // another leader held term 2's entry and committed it
   REQUIRE(t.old_one.has_value());

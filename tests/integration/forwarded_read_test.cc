@@ -5,7 +5,6 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <filesystem>
 #include <future>
 #include <mutex>
 #include <string>
@@ -17,6 +16,7 @@
 #include "raft/file_system.h"
 #include "raft/raft.h"
 #include "raft/transport.h"
+#include "storage/log_test_support.h"
 
 namespace raft::integration {
 namespace {
@@ -52,22 +52,6 @@ class ScriptedTransport final : public Transport {
 
  private:
   std::shared_ptr<Shared> shared_;
-};
-
-class TempDirectory {
- public:
-  TempDirectory() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "libraft-read-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDirectory() { std::filesystem::remove_all(path_); }
-  TempDirectory(const TempDirectory&) = delete;
-  TempDirectory& operator=(const TempDirectory&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 pb::Configuration two_voters() {
@@ -159,7 +143,7 @@ struct Follower {
 };
 
 TEST_CASE("an answer to a read of a node's earlier run does not complete a read after restart") {
-  TempDirectory dir;
+  raft::testing::TempDir dir;
   std::string old_context;
   {
     Follower first(dir.path(), /*bootstrap=*/true);
