@@ -22,7 +22,7 @@
 #include <utility>
 
 #include "kv/kv.pb.h"
-#include "storage/crc32c.h"
+#include "common/crc32c.h"
 
 namespace kv {
 

@@ -139,6 +139,7 @@ Status Cluster::open(Node& node) {
   options.election_timeout = options_.election_timeout;
   options.snapshot_threshold = options_.snapshot_threshold;
   options.trailing_logs = options_.trailing_logs;
+  options.max_uncommitted_bytes = options_.max_uncommitted_bytes;
   options.random_seed = node.seed;
   options.logger = logger_.get();
 

@@ -60,6 +60,7 @@ struct ClusterOptions {
   milliseconds election_timeout{200};
   std::uint64_t snapshot_threshold = 8192;
   std::uint64_t trailing_logs = 10240;
+  std::uint64_t max_uncommitted_bytes = 64ull << 20;
   std::string cluster_id = "integration";
 };
 

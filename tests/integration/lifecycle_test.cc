@@ -53,6 +53,23 @@ TEST_CASE("open refuses a cluster id that is not UTF-8 text with kInvalidArgumen
   CHECK(opened.status().message().find("cluster id") != std::string::npos);
 }
 
+TEST_CASE("open refuses a snapshot chunk or append size that cannot fit a transport frame") {
+  Cluster cluster;
+  TestStateMachine fsm("n", nullptr);
+  for (int which = 0; which < 2; ++which) {
+    RaftOptions options;
+    options.id = cluster.id(0);
+    options.listen_address = "127.0.0.1:0";
+    options.data_dir = cluster.data_dir(0);
+    (which == 0 ? options.max_snapshot_chunk : options.max_append_bytes) = 64ull << 20;
+    Result<std::unique_ptr<Raft>> opened = Raft::open(options, fsm);
+    REQUIRE_FALSE(opened.ok());
+    CHECK(opened.status().code() == ErrorCode::kInvalidArgument);
+    CHECK(opened.status().message().find(which == 0 ? "max_snapshot_chunk" : "max_append_bytes") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("shutdown() while other threads call apply() completes every callback") {
   // Before post() checked and posted under one lock, about one run in two left a callback
   // (of a task queued after the core thread stopped) uncalled.
@@ -85,6 +102,51 @@ TEST_CASE("shutdown() while other threads call apply() completes every callback"
     // one at once (kShutdown): nothing is left to complete.
     CHECK(called.load() == calls.load());
   }
+}
+
+TEST_CASE("commands waiting for a busy core thread count toward max_uncommitted_bytes") {
+  ClusterOptions options;
+  options.founders = 1;
+  options.max_uncommitted_bytes = 1000;
+  Cluster cluster(options);
+  REQUIRE_OK(cluster.start());
+  REQUIRE(cluster.wait_for_leader() == 0);
+  Raft& raft = cluster.raft(0);
+  // The observer runs on the core thread: holding it there keeps every apply() queued.
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> hold{true};
+  raft.set_observer([&](const RaftEvent& event) {
+    if (event.kind == RaftEvent::Kind::kConfigurationChanged && hold.exchange(false)) {
+      entered.set_value();
+      released.wait();
+    }
+  });
+  // Released however the test ends: a failed REQUIRE must not leave the core thread held.
+  struct Release {
+    std::promise<void>& release;
+    bool done = false;
+    void operator()() {
+      if (!done) release.set_value();
+      done = true;
+    }
+    ~Release() { (*this)(); }
+  } release_core{release};
+  auto added = raft.add_nonvoter("n9", "127.0.0.1:1", milliseconds(5000));
+  entered.get_future().wait();
+  std::future<Result<ApplyResult>> first = raft.apply(std::string(600, 'a'), milliseconds(5000));
+  std::future<Result<ApplyResult>> second = raft.apply(std::string(600, 'b'), milliseconds(5000));
+  // The second is refused at once, though the first is not proposed yet.
+  REQUIRE(second.wait_for(milliseconds(0)) == std::future_status::ready);
+  CHECK(second.get().status().code() == ErrorCode::kUnavailable);
+  CHECK(first.wait_for(milliseconds(0)) == std::future_status::timeout);
+  release_core();
+  REQUIRE_OK(first.get().status());
+  // Once it is applied, the room is free again.
+  REQUIRE_OK(raft.apply(std::string(600, 'c'), milliseconds(5000)).get().status());
+  (void)added.get();
+  raft.set_observer(nullptr);
 }
 
 TEST_CASE("snapshot() on demand snapshots the applied state") {

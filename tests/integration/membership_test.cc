@@ -105,6 +105,33 @@ TEST_CASE("remove_server removes a node and the cluster keeps committing") {
   CHECK(cluster.fsm(removed).applied_index() < last);
 }
 
+TEST_CASE("a membership change that changes nothing completes at once with the index in force") {
+  Cluster cluster;
+  REQUIRE_OK(cluster.start());
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  Raft& raft = cluster.raft(leader);
+  auto add = raft.add_nonvoter("n9", "127.0.0.1:1", milliseconds(5000));
+  std::optional<Result<Index>> added = get_within(add, milliseconds(6000));
+  REQUIRE(added.has_value());
+  REQUIRE_OK(added->status());
+  // Again as it is, and a demotion of a server that has no vote: both were answered kTimeout
+  // at their deadline (no entry is appended for them, so none was ever applied).
+  const auto started = std::chrono::steady_clock::now();
+  auto add_again = raft.add_nonvoter("n9", "127.0.0.1:1", milliseconds(3000));
+  std::optional<Result<Index>> again = get_within(add_again, milliseconds(2000));
+  auto demote = raft.demote_voter("n9", milliseconds(3000));
+  std::optional<Result<Index>> demoted = get_within(demote, milliseconds(2000));
+  REQUIRE(again.has_value());
+  REQUIRE(demoted.has_value());
+  CHECK(std::chrono::steady_clock::now() - started < milliseconds(2000));
+  REQUIRE_OK(again->status());
+  REQUIRE_OK(demoted->status());
+  CHECK(again->value() == added->value());
+  CHECK(demoted->value() == added->value());
+  CHECK(raft.configuration().index == added->value());
+}
+
 TEST_CASE("leadership_transfer to a named follower makes it leader") {
   Cluster cluster;
   REQUIRE_OK(cluster.start());

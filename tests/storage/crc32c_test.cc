@@ -1,4 +1,4 @@
-#include "storage/crc32c.h"
+#include "common/crc32c.h"
 
 #include <catch2/catch.hpp>
 #include <random>

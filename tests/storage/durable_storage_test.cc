@@ -196,8 +196,8 @@ TEST_CASE("durable storage: a chunk that does not continue the received snapshot
 }
 
 TEST_CASE(
-    "durable storage: read_snapshot serves chunks, finishes a transfer in progress and says "
-    "kNotFound for a replaced snapshot") {
+    "durable storage: read_snapshot serves chunks, finishes transfers in progress and says "
+    "kNotFound for a replaced snapshot no transfer reads") {
   Fs fs;
   DurableStorage::Options options;
   options.snapshots_retained = 1;
@@ -205,7 +205,7 @@ TEST_CASE(
   REQUIRE(opened.ok());
   auto& storage = *opened;
   Ready rd;
-  for (Index i = 1; i <= 10; ++i) rd.entries.push_back(entry(i, 1));
+  for (Index i = 1; i <= 20; ++i) rd.entries.push_back(entry(i, 1));
   REQUIRE(storage->persist(rd).ok());
   auto w = storage->begin_snapshot(5, 1, three_voters());
   REQUIRE(w.ok());
@@ -227,10 +227,21 @@ TEST_CASE(
   REQUIRE((*w2)->commit().ok());
   // The transfer in progress keeps its open snapshot, even though retention removed it.
   CHECK(storage->read_snapshot(*meta, 64, 64).ok());
-  // Once another snapshot was read, the removed one is gone for good.
+  // Another follower's transfer of the newest one does not close it: both go on.
   auto newest = storage->snapshot_metadata();
   REQUIRE(newest.ok());
   REQUIRE(storage->read_snapshot(*newest, 0, 64).ok());
+  CHECK(storage->read_snapshot(*meta, 128, 64).ok());
+  // Once kMaxSendingReaders other snapshots were read since, the removed one is gone for good.
+  for (Index index = 9; index < 9 + DurableStorage::kMaxSendingReaders; ++index) {
+    auto w3 = storage->begin_snapshot(index, 1, three_voters());
+    REQUIRE(w3.ok());
+    REQUIRE((*w3)->write(snapshot_bytes(10)).ok());
+    REQUIRE((*w3)->commit().ok());
+    auto m3 = storage->snapshot_metadata();
+    REQUIRE(m3.ok());
+    REQUIRE(storage->read_snapshot(*m3, 0, 64).ok());
+  }
   CHECK(storage->read_snapshot(*meta, 0, 64).status().code() == ErrorCode::kNotFound);
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/crc32c.h"
+
 namespace raft::transport {
 namespace {
 
@@ -74,13 +76,59 @@ std::string be32(std::uint32_t v) {
   return s;
 }
 
-TEST_CASE("a frame is a 4-byte big-endian length and the serialized envelope", "[codec]") {
+// A frame around `body` (any bytes) with a correct header: length and checksum.
+std::string raw_frame(const std::string& body) {
+  return be32(static_cast<std::uint32_t>(body.size())) + be32(crc32c::mask(crc32c::value(body))) +
+         body;
+}
+
+TEST_CASE("a frame is a big-endian length, the masked CRC32C and the serialized envelope",
+          "[codec]") {
   pb::Message m = make_message(3);
   std::string frame = encode_message_frame(m);
   pb::WireFrame envelope;
   *envelope.mutable_message() = m;
-  REQUIRE(frame.size() == 4 + envelope.ByteSizeLong());
-  REQUIRE(frame.substr(0, 4) == be32(static_cast<std::uint32_t>(envelope.ByteSizeLong())));
+  const std::string body = envelope.SerializeAsString();
+  REQUIRE(frame.size() == 8 + body.size());
+  REQUIRE(frame.substr(0, 4) == be32(static_cast<std::uint32_t>(body.size())));
+  REQUIRE(frame.substr(4, 4) == be32(crc32c::mask(crc32c::value(body))));
+  REQUIRE(frame.substr(8) == body);
+}
+
+TEST_CASE("a frame whose bytes changed on the way is refused and reaches nothing", "[codec]") {
+  const std::string handshake = encode_handshake_frame(make_handshake());
+  const std::string good = encode_message_frame(make_message(1));
+  // Every single-bit change of the envelope, and of the stored checksum, is caught.
+  for (std::size_t bit = 4 * 8; bit < good.size() * 8; ++bit) {
+    std::string bad = good;
+    bad[bit / 8] = static_cast<char>(bad[bit / 8] ^ (1 << (bit % 8)));
+    InboundDecoder decoder(rule());
+    std::vector<pb::Message> out;
+    Status s = decoder.feed(handshake + encode_message_frame(make_message(0)) + bad, &out);
+    REQUIRE(s.code() == ErrorCode::kCorruption);
+    REQUIRE(s.message().find("frame 3 of") != std::string::npos);
+    REQUIRE(s.message().find("fails its checksum") != std::string::npos);
+    REQUIRE(out.size() == 1);  // the frame before it, not the changed one
+    REQUIRE(out[0].index() == 0);
+  }
+}
+
+TEST_CASE("a first frame without a checksum (protocol version 1) is refused, naming the version",
+          "[codec]") {
+  pb::WireFrame envelope;
+  *envelope.mutable_handshake() = make_handshake("c1", "n2", "n1", 1);
+  const std::string body = envelope.SerializeAsString();
+  pb::WireFrame message;
+  *message.mutable_message() = make_message(1);
+  const std::string next = message.SerializeAsString();
+  InboundDecoder decoder(rule());
+  std::vector<pb::Message> out;
+  Status s = decoder.feed(be32(static_cast<std::uint32_t>(body.size())) + body +
+                              be32(static_cast<std::uint32_t>(next.size())) + next,
+                          &out);
+  REQUIRE(s.code() == ErrorCode::kCorruption);
+  REQUIRE(s.message().find("protocol version 1") != std::string::npos);
+  REQUIRE_FALSE(decoder.handshake_done());
 }
 
 TEST_CASE("frames round trip through the decoder", "[codec]") {
@@ -175,7 +223,7 @@ TEST_CASE("unparseable bytes are an error", "[codec]") {
   std::vector<pb::WireFrame> frames;
   // Field 1, wire type 2 (length-delimited) claiming 100 bytes but only 1 follows.
   std::string body = "\x0a\x64x";
-  Status s = decoder.feed(be32(static_cast<std::uint32_t>(body.size())) + body, &frames);
+  Status s = decoder.feed(raw_frame(body), &frames);
   REQUIRE_FALSE(s.ok());
   REQUIRE(s.message().find("unparseable") != std::string::npos);
 }
@@ -184,7 +232,7 @@ TEST_CASE("an empty envelope or an unknown body type is an error", "[codec]") {
   {
     FrameDecoder decoder;
     std::vector<pb::WireFrame> frames;
-    Status s = decoder.feed(be32(0), &frames);
+    Status s = decoder.feed(raw_frame(""), &frames);
     REQUIRE_FALSE(s.ok());
     REQUIRE(s.message().find("empty or unknown") != std::string::npos);
   }
@@ -193,7 +241,7 @@ TEST_CASE("an empty envelope or an unknown body type is an error", "[codec]") {
     FrameDecoder decoder;
     std::vector<pb::WireFrame> frames;
     std::string body = "\x48\x01";
-    REQUIRE_FALSE(decoder.feed(be32(2) + body, &frames).ok());
+    REQUIRE_FALSE(decoder.feed(raw_frame(body), &frames).ok());
     REQUIRE(frames.empty());
   }
 }

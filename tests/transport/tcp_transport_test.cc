@@ -333,6 +333,15 @@ TEST_CASE("random bytes close the connection and reach nothing", "[tcp]") {
   expect_refused(bytes, "closing connection from");
 }
 
+TEST_CASE("a message whose bytes changed on the way closes the connection and reaches nothing",
+          "[tcp]") {
+  std::string frame = encode_message_frame(message(1));
+  frame[frame.size() - 1] = static_cast<char>(frame[frame.size() - 1] ^ 0x10);
+  expect_refused(encode_handshake_frame(handshake("c1", "n9", "n1")) + frame,
+                 "frame 2 of " + std::to_string(frame.size() - kFrameHeaderBytes) +
+                     " bytes fails its checksum");
+}
+
 TEST_CASE("a 4 GiB frame length closes the connection before anything is allocated", "[tcp]") {
   expect_refused(std::string("\xff\xff\xff\xff", 4), "exceeds the maximum frame size");
 }

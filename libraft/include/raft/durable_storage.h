@@ -41,6 +41,9 @@ namespace raft {
 
 class DurableStorage final : public LogReader {
  public:
+  // Snapshots read_snapshot() keeps open at most, one per transfer (see sending_ below).
+  static constexpr std::size_t kMaxSendingReaders = 4;
+
   struct Options {
     SegmentedLog::Options log;
     std::size_t snapshots_retained = 2;
@@ -115,8 +118,13 @@ class DurableStorage final : public LogReader {
   pb::SnapshotMetadata incoming_meta_;
   std::uint64_t incoming_size_ = 0;
 
-  // The reader of the last snapshot a follower was sent from (chunks are read in order).
-  mutable std::unique_ptr<SnapshotReader> sending_;
+  // Readers of the snapshots followers are being sent, least recently read first (chunks of
+  // one are read in order). One per snapshot, not one in all: an open reader is what keeps a
+  // snapshot readable after retention removed it, and two followers sent different
+  // snapshots must not close each other's (each would then restart on the newest, again and
+  // again, and neither finish). At most kMaxSendingReaders stay open; a reader keeps its
+  // snapshot's disk space until it is dropped.
+  mutable std::vector<std::unique_ptr<SnapshotReader>> sending_;
 };
 
 }  // namespace raft

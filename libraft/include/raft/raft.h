@@ -86,12 +86,15 @@ struct RaftOptions {
   // entries behind it so slow followers catch up from the log, not a snapshot.
   std::uint64_t snapshot_threshold = 8192;
   std::uint64_t trailing_logs = 10240;
+  // Bytes of snapshot data per InstallSnapshot message; each message travels in one
+  // transport frame (64 MiB at most by default), so open() refuses more than
+  // kMaxMessagePayloadBytes here and in max_append_bytes.
   std::uint64_t max_snapshot_chunk = 1 << 20;
 
-  // Memory bounds. Commands proposed on this leader and not yet applied may hold at most
-  // max_uncommitted_bytes (beyond it apply() fails at once with kUnavailable: "too much
-  // uncommitted data"); each follower has at most max_inflight_appends AppendEntries of at
-  // most max_append_bytes in flight.
+  // Memory bounds. Commands proposed on this leader and not yet applied, with those apply()
+  // took that still wait for the core thread, may hold at most max_uncommitted_bytes (beyond it
+  // apply() fails at once with kUnavailable: "too much uncommitted data"); each follower has at
+  // most max_inflight_appends AppendEntries of at most max_append_bytes in flight.
   std::uint64_t max_uncommitted_bytes = 64ull << 20;
   std::uint64_t max_append_bytes = 1 << 20;
   std::size_t max_inflight_appends = 64;
@@ -142,6 +145,11 @@ struct RaftEvent {
   ConfigurationInfo configuration;
   Status error;  // kStopped: why (ok after shutdown())
 };
+
+// The most RaftOptions::max_snapshot_chunk and max_append_bytes may be: half the default
+// transport frame limit, leaving room for the rest of the message (the configuration, the
+// entries' framing).
+inline constexpr std::uint64_t kMaxMessagePayloadBytes = std::uint64_t{32} << 20;
 
 template <typename T>
 using Callback = std::function<void(Result<T>)>;
@@ -202,7 +210,9 @@ class Raft {
   // until `timeout`). Each completes when the new configuration is committed and applied
   // here. A new voter first catches up as STAGING (no vote) and is promoted by the leader.
   // prev_index (0: no guard): refuse with kStaleConfiguration unless the newest
-  // configuration is still the one at that index.
+  // configuration is still the one at that index. A change that changes nothing (demoting a
+  // non-voter, adding a non-voter again as it is) completes at once with the index of the
+  // configuration in force.
   std::future<Result<Index>> add_voter(const NodeId& id, const std::string& address,
                                        Timeout timeout, std::string metadata = {},
                                        Index prev_index = 0);

@@ -129,6 +129,15 @@ Status Raft::Impl::open() {
                     "({} ms), which must be positive",
                     options_.election_timeout.count(), options_.heartbeat_interval.count()));
   }
+  for (auto [value, name] : {std::pair{options_.max_snapshot_chunk, "max_snapshot_chunk"},
+                             std::pair{options_.max_append_bytes, "max_append_bytes"}}) {
+    // A larger message would not fit a transport frame: it would be dropped and resent forever.
+    if (value == 0 || value > kMaxMessagePayloadBytes) {
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("{} ({} bytes) must be between 1 and {} bytes", name, value,
+                                kMaxMessagePayloadBytes));
+    }
+  }
   if (!storage_ || !transport_) {
     return Status(ErrorCode::kInvalidArgument, "storage and transport are required");
   }

@@ -147,7 +147,11 @@ class Raft::Impl {
   Clock::time_point next_tick_;  // core: when the core's next tick is due
   std::thread core_thread_;
   std::atomic<bool> stopping_{false};  // no new requests; set under post_mu_
-  std::mutex post_mu_;                 // post(): the stopping_ check and the post as one step
+  // Bytes of commands apply() has posted whose task has not run yet: they count toward
+  // max_uncommitted_bytes with the proposals, so that callers faster than the core thread
+  // cannot queue without bound.
+  std::atomic<std::uint64_t> queued_bytes_{0};
+  std::mutex post_mu_;  // post(): the stopping_ check and the post as one step
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // guarded by shutdown_mu_
 
@@ -159,6 +163,10 @@ class Raft::Impl {
   std::unique_ptr<RawNode> node_;
   bool ready_scheduled_ = false;
   bool stopped_ = false;  // fatal error or shutdown: the core does nothing more
+  // Core thread: whether a request task should be refused (kShutdown) instead of carried out:
+  // the core stopped, or shutdown() began. Requests still queued when shutdown() starts are
+  // not proposed, so that it need not wait for a backlog of them to be written.
+  bool refusing_requests() const { return stopped_ || stopping_.load(); }
   // Read contexts are "<incarnation>-<n>": the incarnation is random per Impl, so that an
   // answer to a read of an earlier run of this node (still queued at the leader, delivered
   // after a restart) can never be taken for the answer to a new read, whose point must be

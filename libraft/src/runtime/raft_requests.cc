@@ -7,6 +7,7 @@
 
 #include "raft/configuration.h"
 #include "runtime/raft_impl.h"
+#include "transport/frame_codec.h"
 
 namespace raft {
 namespace {
@@ -34,7 +35,7 @@ Status Raft::Impl::bootstrap_cluster(const pb::Configuration& configuration) {
   auto promise = std::make_shared<std::promise<Status>>();
   auto result = promise->get_future();
   const bool posted = post([this, configuration, promise] {
-    if (stopped_) return promise->set_value(shutting_down());
+    if (refusing_requests()) return promise->set_value(shutting_down());
     if (storage_->has_state()) {
       return promise->set_value(
           Status(ErrorCode::kAlreadyExists, "bootstrap refused: this node already has state"));
@@ -58,16 +59,26 @@ Status Raft::Impl::bootstrap_cluster(const pb::Configuration& configuration) {
 }
 
 void Raft::Impl::apply(std::string command, Timeout timeout, Callback<ApplyResult> done) {
-  if (apply_->proposed_bytes() + command.size() > options_.max_uncommitted_bytes) {
+  const std::uint64_t bytes = command.size();
+  // Counted before the check, so that callers on several threads cannot all pass it at once.
+  const std::uint64_t queued = queued_bytes_.fetch_add(bytes) + bytes;
+  const std::uint64_t proposed = apply_->proposed_bytes();
+  if (proposed + queued > options_.max_uncommitted_bytes) {
+    queued_bytes_.fetch_sub(bytes);
     return done(Status(ErrorCode::kUnavailable,
                        fmt::format("too much uncommitted data ({} bytes waiting, limit {}): "
                                    "retry later",
-                                   apply_->proposed_bytes(), options_.max_uncommitted_bytes)));
+                                   proposed + queued - bytes, options_.max_uncommitted_bytes)));
   }
   const auto deadline = Clock::now() + timeout;
-  auto task = [this, command = std::move(command), deadline, done]() mutable {
-    if (stopped_) return done(shutting_down());
-    const std::uint64_t bytes = command.size();
+  auto task = [this, command = std::move(command), bytes, deadline, done]() mutable {
+    // No longer queued once it is proposed (or refused): until then it counts as queued.
+    struct Unqueue {
+      std::atomic<std::uint64_t>& queued;
+      std::uint64_t bytes;
+      ~Unqueue() { queued.fetch_sub(bytes); }
+    } unqueue{queued_bytes_, bytes};
+    if (refusing_requests()) return done(shutting_down());
     auto index = node_->propose(std::move(command));
     if (!index.ok()) {
       if (index.status().code() == ErrorCode::kTransferInProgress) {
@@ -79,14 +90,17 @@ void Raft::Impl::apply(std::string command, Timeout timeout, Callback<ApplyResul
     apply_->register_proposal(*index, node_->term(), bytes, deadline, std::move(done));
     schedule_ready();
   };
-  if (!post(std::move(task))) done(shutting_down());
+  if (!post(std::move(task))) {
+    queued_bytes_.fetch_sub(bytes);
+    done(shutting_down());
+  }
 }
 
 void Raft::Impl::read(bool verify_only, bool wait_apply, Timeout timeout, Callback<Index> done,
                       ReadMode mode) {
   const auto deadline = Clock::now() + timeout;
   auto task = [this, verify_only, wait_apply, deadline, done, mode]() mutable {
-    if (stopped_) return done(shutting_down());
+    if (refusing_requests()) return done(shutting_down());
     if ((verify_only || mode == ReadMode::kLease) && node_->role() != Role::kLeader) {
       return done(Status::not_leader(node_->leader()));
     }
@@ -170,6 +184,11 @@ void Raft::Impl::try_change(PendingChange pending) {
         PendingPromotion{pending.change.id, pending.deadline, std::move(pending.done)});
     schedule_ready();
     return;
+  }
+  if (index.ok() && *index <= node_->status().commit) {
+    // Nothing to change (demoting a non-voter, adding a non-voter as it is): the index is the
+    // committed configuration's, already in force, and no entry will be applied for it.
+    return pending.done(*index);
   }
   if (index.ok()) {
     auto done = std::move(pending.done);
@@ -255,7 +274,7 @@ void Raft::Impl::retry_changes() {
 void Raft::Impl::change(ConfChange change, Timeout timeout, Callback<Index> done) {
   PendingChange pending{std::move(change), Clock::now() + timeout, done};
   auto task = [this, pending = std::move(pending)]() mutable {
-    if (stopped_) return pending.done(shutting_down());
+    if (refusing_requests()) return pending.done(shutting_down());
     try_change(std::move(pending));
   };
   if (!post(std::move(task))) done(shutting_down());
@@ -264,7 +283,7 @@ void Raft::Impl::change(ConfChange change, Timeout timeout, Callback<Index> done
 void Raft::Impl::transfer(NodeId target, Timeout timeout, DoneCallback done) {
   const auto deadline = Clock::now() + timeout;
   auto task = [this, target, deadline, done]() mutable {
-    if (stopped_) return done(shutting_down());
+    if (refusing_requests()) return done(shutting_down());
     if (node_->role() != Role::kLeader) return done(Status::not_leader(node_->leader()));
     if (transfer_) {
       return done(Status(ErrorCode::kTransferInProgress, "a leadership transfer is running"));
@@ -314,7 +333,7 @@ void Raft::Impl::check_transfer(const NodeStatus& st) {
 
 void Raft::Impl::snapshot(Callback<SnapshotMeta> done) {
   if (!post([this, done]() mutable {
-        if (stopped_) return done(shutting_down());
+        if (refusing_requests()) return done(shutting_down());
         apply_->request_snapshot(std::move(done));
       })) {
     done(shutting_down());
@@ -384,7 +403,7 @@ std::map<std::string, std::string> Raft::Impl::stats() const {
     const auto ago = std::chrono::duration<double, std::milli>(Clock::now() - *v.last_contact);
     out["last_contact"] = fmt::format("{:.3f}ms", ago.count());
   }
-  out["protocol_version"] = "1";
+  out["protocol_version"] = std::to_string(transport::kProtocolVersion);  // the wire format
   out["leader"] = v.leader;
   std::string leader_addr;
   if (const pb::Server* s = find_server(v.configuration.configuration, v.leader)) {

@@ -32,8 +32,7 @@ Index parse_index(const std::string& s) {
 
 }  // namespace
 
-Result<std::unique_ptr<DurableStorage>> DurableStorage::open(FileSystem& fs,
-                                                             const std::string& dir,
+Result<std::unique_ptr<DurableStorage>> DurableStorage::open(FileSystem& fs, const std::string& dir,
                                                              Options options) {
   if (Status s = fs.create_dirs(dir); !s.ok()) return s;
   auto log = SegmentedLog::open(fs, dir + "/log", options.log);
@@ -43,8 +42,8 @@ Result<std::unique_ptr<DurableStorage>> DurableStorage::open(FileSystem& fs,
   auto snapshots = FileSnapshotStore::open(fs, dir + "/snapshots",
                                            FileSnapshotStoreOptions{options.snapshots_retained});
   if (!snapshots.ok()) return snapshots.status();
-  std::unique_ptr<DurableStorage> storage(new DurableStorage(
-      dir, std::move(*log), std::move(*stable), std::move(*snapshots)));
+  std::unique_ptr<DurableStorage> storage(
+      new DurableStorage(dir, std::move(*log), std::move(*stable), std::move(*snapshots)));
   if (Status s = storage->recover(); !s.ok()) return s;
   return storage;
 }
@@ -121,17 +120,23 @@ Result<std::string> DurableStorage::read_snapshot(const pb::SnapshotMetadata& me
                                                   std::uint64_t offset,
                                                   std::uint64_t max_bytes) const {
   const std::string id = FileSnapshotStore::snapshot_id(metadata.term(), metadata.index());
-  if (!sending_ || sending_->meta().id != id) {
-    sending_.reset();
-    auto reader = snapshots_->open(id);
-    if (!reader.ok()) return reader.status();  // kNotFound once retention removed it
-    sending_ = std::move(*reader);
+  auto it = std::find_if(sending_.begin(), sending_.end(),
+                         [&](const auto& reader) { return reader->meta().id == id; });
+  std::unique_ptr<SnapshotReader> reader;
+  if (it != sending_.end()) {
+    reader = std::move(*it);
+    sending_.erase(it);
+  } else {
+    auto opened = snapshots_->open(id);
+    if (!opened.ok()) return opened.status();  // kNotFound once retention removed it
+    reader = std::move(*opened);
   }
   std::string out;
-  if (Status s = sending_->read(offset, static_cast<std::size_t>(max_bytes), &out); !s.ok()) {
-    sending_.reset();
-    return s;
+  if (Status s = reader->read(offset, static_cast<std::size_t>(max_bytes), &out); !s.ok()) {
+    return s;  // the reader is dropped
   }
+  if (sending_.size() >= kMaxSendingReaders) sending_.erase(sending_.begin());
+  sending_.push_back(std::move(reader));  // the most recently read is last
   return out;
 }
 

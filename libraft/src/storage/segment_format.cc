@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "storage/crc32c.h"
+#include "common/crc32c.h"
 
 namespace raft::segment_format {
 

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "common/crc32c.h"
 #include "common/text.h"
 #include "raft/configuration.h"
 
@@ -31,9 +32,12 @@ void append_frame(const pb::WireFrame& frame, std::string* out) {
   const std::size_t size = frame.ByteSizeLong();
   const std::size_t start = out->size();
   out->resize(start + kFrameHeaderBytes + size);
-  put_be32(static_cast<std::uint32_t>(size), out->data() + start);
+  char* header = out->data() + start;
   frame.SerializeWithCachedSizesToArray(
-      reinterpret_cast<std::uint8_t*>(out->data() + start + kFrameHeaderBytes));
+      reinterpret_cast<std::uint8_t*>(header + kFrameHeaderBytes));
+  put_be32(static_cast<std::uint32_t>(size), header);
+  put_be32(crc32c::mask(crc32c::value(std::string_view(header + kFrameHeaderBytes, size))),
+           header + 4);
 }
 
 std::string encode_handshake_frame(const pb::Handshake& handshake) {
@@ -76,17 +80,29 @@ Status FrameDecoder::feed(std::string_view bytes, std::vector<pb::WireFrame>* fr
     consumed_ = 0;
   }
   buffer_.append(bytes.data(), bytes.size());
-  while (buffer_.size() - consumed_ >= kFrameHeaderBytes) {
+  // The length is checked as soon as its 4 bytes arrive, before the checksum's.
+  while (buffer_.size() - consumed_ >= 4) {
     const std::uint32_t length = get_be32(buffer_.data() + consumed_);
     if (length > max_frame_bytes_) {
       return fail(ErrorCode::kInvalidArgument,
                   fmt::format("frame length {} exceeds the maximum frame size {}", length,
                               max_frame_bytes_));
     }
-    if (buffer_.size() - consumed_ - kFrameHeaderBytes < length) break;
+    if (buffer_.size() - consumed_ < kFrameHeaderBytes + std::size_t{length}) break;
+    const char* body = buffer_.data() + consumed_ + kFrameHeaderBytes;
+    const std::uint32_t stored = get_be32(buffer_.data() + consumed_ + 4);
+    if (crc32c::unmask(stored) != crc32c::value(std::string_view(body, length))) {
+      // Bytes changed on the way (TCP's 16-bit checksum misses some), or the peer speaks
+      // protocol version 1, whose frames have no checksum.
+      return fail(
+          ErrorCode::kCorruption,
+          fmt::format("frame {} of {} bytes fails its checksum{}", frames_decoded_ + 1, length,
+                      frames_decoded_ == 0
+                          ? " (a peer of protocol version 1 sends none: upgrade it)"
+                          : ""));
+    }
     pb::WireFrame frame;
-    if (!frame.ParseFromArray(buffer_.data() + consumed_ + kFrameHeaderBytes,
-                              static_cast<int>(length))) {
+    if (!frame.ParseFromArray(body, static_cast<int>(length))) {
       return fail(ErrorCode::kCorruption,
                   fmt::format("unparseable frame of {} bytes (not a raft.pb.WireFrame)", length));
     }
@@ -95,6 +111,7 @@ Status FrameDecoder::feed(std::string_view bytes, std::vector<pb::WireFrame>* fr
                   fmt::format("frame of {} bytes has an empty or unknown body type", length));
     }
     consumed_ += kFrameHeaderBytes + length;
+    ++frames_decoded_;
     frames->push_back(std::move(frame));
   }
   // Drop decoded bytes once they dominate the buffer, so it never grows without end.

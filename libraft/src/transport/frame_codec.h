@@ -1,13 +1,18 @@
 // The wire format of libraft's transport, and its pure (socket-free) encoder and decoders.
 //
-// Wire format. A connection carries raft messages one way, from the dialling node (the sender)
-// to the accepting node (the receiver). Each direction is a sequence of frames. A frame is a
-// 4-byte unsigned big-endian length L followed by exactly L bytes: one serialized
+// Wire format (protocol version 2). A connection carries raft messages one way, from the
+// dialling node (the sender) to the accepting node (the receiver). Each direction is a sequence
+// of frames. A frame is an 8-byte header followed by exactly L bytes: one serialized
 // `raft.pb.WireFrame` (proto/raft.proto), whose oneof body is a Handshake, a Message or a
-// HandshakeReject. L must not exceed the reader's maximum frame size (default 64 MiB for the
-// receiver, kMaxRejectFrameBytes for the sender); a larger L is refused as soon as its 4 bytes
-// arrive, before anything is allocated. L = 0 encodes an empty envelope, which is refused like
-// any envelope whose body is not set (an unknown type).
+// HandshakeReject. The header is [0,4) L, unsigned big-endian, and [4,8) the masked CRC32C
+// (common/crc32c.h) of the L bytes, big-endian. A frame whose bytes do not match their
+// checksum is refused (kCorruption) before it is parsed: TCP's 16-bit checksum lets some
+// corruption through, and a log entry or snapshot chunk changed on the way would otherwise be
+// stored as if the leader had sent it. (Version 1 frames had no checksum; a version 1 peer's
+// first frame fails the check, and the error says so.) L must not exceed the reader's maximum frame
+// size (default 64 MiB for the receiver, kMaxRejectFrameBytes for the sender); a larger L is
+// refused as soon as its 4 bytes arrive, before anything is allocated. L = 0 encodes an empty
+// envelope, which is refused like any envelope whose body is not set (an unknown type).
 //
 // Sender to receiver. The first frame of every connection is a Handshake: protocol_version
 // (kProtocolVersion), cluster_id, from_id (the sender), to_id (the node the sender believes it
@@ -45,8 +50,8 @@
 
 namespace raft::transport {
 
-inline constexpr std::uint32_t kProtocolVersion = 1;
-inline constexpr std::size_t kFrameHeaderBytes = 4;
+inline constexpr std::uint32_t kProtocolVersion = 2;
+inline constexpr std::size_t kFrameHeaderBytes = 8;  // length + checksum
 inline constexpr std::size_t kDefaultMaxFrameBytes = std::size_t{64} << 20;
 // A HandshakeReject is small: the sender refuses longer frames, and a receiver cuts the reason.
 inline constexpr std::size_t kMaxRejectFrameBytes = std::size_t{64} << 10;
@@ -80,6 +85,7 @@ class FrameDecoder {
   std::size_t max_frame_bytes_;
   std::string buffer_;  // bytes received and not yet decoded start at consumed_
   std::size_t consumed_ = 0;
+  std::uint64_t frames_decoded_ = 0;  // frames accepted so far (to name the bad one)
   Status error_;
 };
 

@@ -1,4 +1,5 @@
-// crc32c: the CRC-32C (Castagnoli) checksum that guards every record of the segmented log.
+// crc32c: the CRC-32C (Castagnoli) checksum that guards every record of the segmented log
+// and every frame of the transport.
 //
 // Uses the SSE4.2 crc32 instruction when the CPU has it (checked once, at run time) and a
 // table-driven (slicing-by-8) fallback otherwise. Pure functions; any thread may call them.
