@@ -104,3 +104,31 @@ TEST_CASE("a message carrying an index past kMaxIndex is refused and changes not
   CHECK(n->step(append).ok());
   CHECK(n->has_ready());
 }
+
+TEST_CASE("a message carrying a term past kMaxTerm is refused and changes nothing", "[step]") {
+  TestNode n(committed_follower());
+  n.drain();
+  pb::Message high = heartbeat("n3", "n1", ~Term{0}, 0);
+  pb::Message vote = make_message(pb::MSG_VOTE, "n3", "n1", kMaxTerm + 1);
+  vote.set_index(3);
+  vote.set_log_term(2);
+  pb::Message append = make_message(pb::MSG_APPEND, "n2", "n1", 2);
+  append.set_index(3);
+  append.set_log_term(2);
+  pb::Entry* e = append.add_entries();
+  e->set_index(4);
+  e->set_term(kMaxTerm + 1);
+  for (const pb::Message& m : {high, vote, append}) {
+    INFO(pb::MessageType_Name(m.type()));
+    Status s = n->step(m);
+    CHECK(s.code() == ErrorCode::kInvalidArgument);
+    CHECK(s.message().find("past the highest term") != std::string::npos);
+  }
+  CHECK(n->term() == 2);
+  CHECK_FALSE(n->has_ready());
+  // A campaign after it does not wrap the term around.
+  n.tick(3 * kElectionTick);
+  n.drain();
+  CHECK(n->term() > 2);
+  CHECK(n->term() <= kMaxTerm);
+}

@@ -638,6 +638,40 @@ TEST_CASE("a follower whose log holds the snapshot's last entry fast-forwards it
   CHECK(n.storage().snapshot().index() == 0);
 }
 
+TEST_CASE("entries a follower acknowledged while receiving a snapshot survive its last chunk",
+          "[snapshot]") {
+  NodeSetup setup;
+  setup.entries = make_log({1, 1, 1});
+  setup.hard_state = make_hard_state(2, "", 3);
+  TestNode n(setup);
+  n.drain();
+  // Leader n2 of term 2 compacted to 5@1 and sends that snapshot in two chunks.
+  const auto meta = make_snapshot_metadata(5, 1, make_configuration(kThreeIds), 10);
+  n.step(snapshot_chunk("n2", "n1", 2, meta, 0, "aaaaa"));
+  n.drain();
+  // An append of the same leader, delayed by the network, arrives between the chunks.
+  n.step(append_request(
+      "n2", "n1", 2, 3, 1,
+      {make_entry(4, 1), make_entry(5, 1), make_entry(6, 2), make_entry(7, 2), make_entry(8, 2)},
+      3));
+  Drained appended = n.drain();
+  auto acks = filter(appended.persisted_messages, pb::MSG_APPEND_RESP);
+  REQUIRE(acks.size() == 1);
+  REQUIRE(acks[0].index() == 8);  // 1..8 are durable here, and the leader may count them
+  n.step(snapshot_chunk("n2", "n1", 2, meta, 5, "bbbbb"));
+  Drained d = n.drain();
+  // The log now holds the snapshot's last entry: commit up to it, keep the rest.
+  CHECK(d.snapshots.empty());
+  CHECK(d.snapshot_chunks.empty());
+  pb::Message answer = single_answer(d, pb::MSG_APPEND_RESP);
+  CHECK_FALSE(answer.reject());
+  CHECK(answer.index() == 5);
+  CHECK(n->status().commit == 5);
+  CHECK(n->status().last_index == 8);
+  CHECK(n.storage().last_index() == 8);
+  CHECK(n.storage().snapshot().index() == 0);
+}
+
 TEST_CASE("a snapshot replaces a follower's log that conflicts with it", "[snapshot]") {
   TestNode n(follower_setup());
   // Entries 2..3 of term 1 are uncommitted; the snapshot's index 10 is of term 2.

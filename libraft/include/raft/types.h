@@ -18,6 +18,10 @@ using Index = std::uint64_t;
 inline constexpr Index kMaxIndex = Index{1} << 62;
 // An election term; 0 is the term before any election.
 using Term = std::uint64_t;
+// The highest term the core takes from a message: 2^62, for the reason of kMaxIndex. A
+// broken peer's term near 2^64 would otherwise make the next campaign's term + 1 wrap to 0,
+// and a node whose term moves backwards can vote twice in one term.
+inline constexpr Term kMaxTerm = Term{1} << 62;
 
 // The role a node plays in its current term.
 enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };

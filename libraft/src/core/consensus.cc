@@ -297,6 +297,13 @@ Status Consensus::step_checked(pb::Message& m) {
                   fmt::format("{} from {} carries index {}, past the highest index {}",
                               pb::MessageType_Name(m.type()), m.from(), highest, kMaxIndex));
   }
+  Term highest_term = std::max({m.term(), m.log_term(), m.snapshot().term()});
+  for (const pb::Entry& e : m.entries()) highest_term = std::max(highest_term, e.term());
+  if (highest_term > kMaxTerm) {
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("{} from {} carries term {}, past the highest term {}",
+                              pb::MessageType_Name(m.type()), m.from(), highest_term, kMaxTerm));
+  }
   // Vote requests are answered on their merits whatever our configuration says of the
   // candidate (dissertation 4.1): configurations differ between nodes while a change
   // travels, and a lagging node that ignored a candidate it does not yet know as a voter

@@ -110,8 +110,11 @@ void Consensus::handle_snapshot(const pb::Message& m) {
         meta.index(), log_.unstable().snapshot()->index());
     return;
   }
-  if (m.offset() == 0 && log_.match_term(meta.index(), meta.term())) {
-    // Our log already holds its last entry: commit up to it instead of installing it.
+  if (log_.match_term(meta.index(), meta.term())) {
+    // Our log already holds its last entry: commit up to it instead of installing it. Checked
+    // at every chunk, not only the first: appends keep arriving while chunks do (reordered,
+    // or duplicated, by the network), and an install would drop the entries past the
+    // snapshot that this node has appended and acknowledged since.
     incoming_.reset();
     log_.commit_to(meta.index());
     answer_append(meta.index());
