@@ -55,7 +55,10 @@ Result<std::unique_ptr<KvNode>> KvNode::start(const Config& config, raft::Logger
                               dir.string(), id.node_id, config.id, id.node_id));
   }
   const bool fresh = !identity->has_value();
-  if (id.cluster_id.empty() && config.join.empty()) id.cluster_id = new_cluster_id();
+  if (id.cluster_id.empty() && config.join.empty()) {
+    id.cluster_id = new_cluster_id();
+    id.founded = true;
+  }
   if (fresh || id != **identity) {
     if (Status s = write_identity(dir, id); !s.ok()) {
       return Status(s.code(), fmt::format("data directory {} is not writable: {}", dir.string(),
@@ -71,7 +74,16 @@ Result<std::unique_ptr<KvNode>> KvNode::start(const Config& config, raft::Logger
 
   raft::Raft& raft = *(*instance)->raft;
   if (raft.configuration().configuration.servers_size() == 0) {
-    if (config.join.empty()) {
+    if (config.join.empty() && !id.founded) {
+      // It joined this cluster (IDENTITY says so) and its leader has sent it nothing yet: the
+      // leader still counts it a member and will. Founding a one-node cluster here, under the
+      // cluster's own id, would make a second leader its peers cannot tell from theirs.
+      logger.log(LogLevel::kWarn,
+                 fmt::format("{}: joined cluster {} but holds none of its log yet; waiting for its "
+                             "leader (no --join given, and this node does not bootstrap a "
+                             "cluster it did not found)",
+                             config.id, id.cluster_id));
+    } else if (config.join.empty()) {
       raft::pb::Configuration founding;
       raft::pb::Server* self = founding.add_servers();
       self->set_id(config.id);
@@ -224,7 +236,7 @@ void KvNode::switch_cluster(std::string target) {
     fs::remove_all(dir / "raft", ec);
     if (!ec) fs::remove_all(dir / "kv", ec);
     Status s = ec ? Status(ErrorCode::kIoError, ec.message())
-                  : write_identity(dir, NodeIdentity{config_.id, target});
+                  : write_identity(dir, NodeIdentity{config_.id, target, /*founded=*/false});
     if (!s.ok()) {
       logger_.log(LogLevel::kError, fmt::format("{}: switching to cluster {} failed: {}",
                                                 config_.id, target, s.to_string()));

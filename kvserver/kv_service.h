@@ -75,6 +75,14 @@ class KvService {
                         std::function<std::future<MembershipResult>(raft::Raft&)> start,
                         std::function<void(const MembershipResult&, Instance*)> finish,
                         const http::Responder& respond);
+  // Why a join of `id` at `address` must not go ahead against `info` (already a voter there:
+  // 200; it would move a voter or take a member's address: 409), or nothing.
+  std::optional<http::Response> join_refusal(const raft::ConfigurationInfo& info,
+                                             const std::string& id, const std::string& address,
+                                             Instance& instance) const;
+  // Answers a join with add_voter's result; `live` is the instance, null once it stopped.
+  void finish_join(const MembershipResult& result, Instance* live, const std::string& id,
+                   const std::string& address, const http::Responder& respond) const;
   // Replicates `command`; answers with `success` (a full JSON body) once applied.
   void propose(Instance& instance, std::string command, std::string success,
                const http::Responder& respond);

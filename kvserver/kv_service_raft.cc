@@ -1,9 +1,12 @@
 // KvService's cluster routes: /raft/join, /raft/remove, /raft/stats, /health, /metrics.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <asio/post.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
+#include <thread>
 
 #include "kvserver/api_response.h"
 #include "kvserver/config.h"
@@ -22,6 +25,8 @@ using raft::Status;
 namespace {
 
 constexpr std::chrono::seconds kMembershipTimeout{30};
+// How long a join waits before it checks again after a newer configuration got in first.
+constexpr std::chrono::milliseconds kStaleRetryDelay{20};
 
 // The join refusal the transport reported, as an operator-facing message: which id the server
 // at `address` really has, and the join that would work.
@@ -76,56 +81,93 @@ void KvService::join(const Request& request, Responder respond) {
   }
   auto instance = instance_or_503(respond);
   if (!instance || !leader_or_redirect(*instance, request, respond)) return;
-  const raft::ConfigurationInfo info = instance->raft->configuration();
+  if (auto refusal = join_refusal(instance->raft->configuration(), id, address, *instance)) {
+    return respond(std::move(*refusal));
+  }
+  // The change is guarded by the index of the configuration it was checked against: if
+  // another change lands first (a concurrent join, or this very server, staging when it was
+  // checked, promoted to voter since), add_voter is refused with kStaleConfiguration and the
+  // join is checked again against the new configuration — so a voter is never moved, even
+  // by a request that arrived while it was still staging.
+  std::weak_ptr<Instance> weak = instance;
+  asio::post(membership_pool_, [this, weak, id, address, respond] {
+    const auto deadline = std::chrono::steady_clock::now() + kMembershipTimeout;
+    for (;;) {
+      auto live = weak.lock();
+      if (!live) return respond(api::error(503, "this node is stopping"));
+      const raft::ConfigurationInfo info = live->raft->configuration();
+      if (auto refusal = join_refusal(info, id, address, *live)) {
+        return respond(std::move(*refusal));
+      }
+      const auto left =
+          std::chrono::duration_cast<raft::Timeout>(deadline - std::chrono::steady_clock::now());
+      auto future =
+          live->raft->add_voter(id, address, std::max(left, raft::Timeout(1)), {}, info.index);
+      live.reset();  // do not hold Raft while waiting
+      const MembershipResult result = future.get();
+      if (!result.ok() && result.status().code() == ErrorCode::kStaleConfiguration &&
+          std::chrono::steady_clock::now() < deadline) {
+        // configuration() is updated after the core's batch: give it that long.
+        std::this_thread::sleep_for(kStaleRetryDelay);
+        continue;
+      }
+      live = weak.lock();
+      return finish_join(result, live.get(), id, address, respond);
+    }
+  });
+}
+
+std::optional<Response> KvService::join_refusal(const raft::ConfigurationInfo& info,
+                                                const std::string& id, const std::string& address,
+                                                Instance& instance) const {
   for (const auto& server : info.configuration.servers()) {
     if (server.id() == id && server.address() == address && server.suffrage() == raft::pb::VOTER) {
-      return respond(api::success(fmt::format("node {} at {} is already a voter", id, address),
-                                  stats_json(*instance)));
+      return api::success(fmt::format("node {} at {} is already a voter", id, address),
+                          stats_json(instance));
     }
     // A join never moves a voter or gives a member's address to another: one request with a
     // voter's id and a wrong address would cut that voter off (two, a majority of three). A
     // server still catching up (staging) or a non-voter may be given another address.
     if (server.id() == id && server.address() != address && server.suffrage() == raft::pb::VOTER) {
-      return respond(api::error(
-          409, fmt::format("node {} is already a voter, at {}: to move it to {}, remove it "
-                           "first (POST /raft/remove), then join it again",
-                           id, server.address(), address)));
+      return api::error(409,
+                        fmt::format("node {} is already a voter, at {}: to move it to {}, remove "
+                                    "it first (POST /raft/remove), then join it again",
+                                    id, server.address(), address));
     }
     if (server.id() != id && server.address() == address) {
-      return respond(api::error(
+      return api::error(
           409, fmt::format("{} is the raft address of member {}: a node joining as {} needs its "
                            "own address (or remove {} first)",
-                           address, server.id(), id, server.id())));
+                           address, server.id(), id, server.id()));
     }
   }
-  auto start = [id, address](raft::Raft& raft) {
-    return raft.add_voter(id, address, kMembershipTimeout);
-  };
-  auto finish = [this, id, address, respond](const MembershipResult& result, Instance* live) {
-    if (result.ok()) {
-      if (!live) return respond(api::error(503, "this node is stopping"));
-      return respond(api::success(fmt::format("node {} at {} joined successfully", id, address),
-                                  stats_json(*live)));
-    }
-    const Status& s = result.status();
-    switch (s.code()) {
-      case ErrorCode::kWrongPeer:
-        return respond(api::error(409, wrong_peer_message(id, address, s.message())));
-      case ErrorCode::kTimeout:
-        return respond(api::error(
-            504, fmt::format("{} did not catch up and become a voter within {} s: is it running "
-                             "at {}? It stays in the configuration as staging and is promoted "
-                             "once it catches up",
-                             id, kMembershipTimeout.count(), address)));
-      case ErrorCode::kNotLeader:
-        return respond(api::error(503, "this node lost leadership during the join; retry"));
-      case ErrorCode::kInvalidArgument:
-        return respond(api::error(400, s.message()));
-      default:
-        return respond(api::error(503, fmt::format("the join failed: {}", s.to_string())));
-    }
-  };
-  await_membership(instance, std::move(start), std::move(finish), respond);
+  return std::nullopt;
+}
+
+void KvService::finish_join(const MembershipResult& result, Instance* live, const std::string& id,
+                            const std::string& address, const Responder& respond) const {
+  if (result.ok()) {
+    // Committed: a success even if this node stopped since (without its stats then).
+    const std::string message = fmt::format("node {} at {} joined successfully", id, address);
+    return respond(api::success(message, live ? stats_json(*live) : "{}"));
+  }
+  const Status& s = result.status();
+  switch (s.code()) {
+    case ErrorCode::kWrongPeer:
+      return respond(api::error(409, wrong_peer_message(id, address, s.message())));
+    case ErrorCode::kTimeout:
+      return respond(api::error(
+          504, fmt::format("{} did not catch up and become a voter within {} s: is it running "
+                           "at {}? It stays in the configuration as staging and is promoted "
+                           "once it catches up",
+                           id, kMembershipTimeout.count(), address)));
+    case ErrorCode::kNotLeader:
+      return respond(api::error(503, "this node lost leadership during the join; retry"));
+    case ErrorCode::kInvalidArgument:
+      return respond(api::error(400, s.message()));
+    default:
+      return respond(api::error(503, fmt::format("the join failed: {}", s.to_string())));
+  }
 }
 
 void KvService::await_membership(std::weak_ptr<Instance> weak,

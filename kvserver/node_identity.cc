@@ -59,6 +59,8 @@ Result<std::optional<NodeIdentity>> read_identity(const fs::path& data_dir) {
     } else if (name == "cluster_id") {
       identity.cluster_id = value;
       ++fields;
+    } else if (name == "origin" && (value == "founded" || value == "joined")) {
+      identity.founded = value == "founded";
     } else if (!line.empty()) {
       return Status(ErrorCode::kCorruption,
                     fmt::format("{}: unexpected line '{}'", path.string(), line));
@@ -75,7 +77,8 @@ Result<std::optional<NodeIdentity>> read_identity(const fs::path& data_dir) {
 Status write_identity(const fs::path& data_dir, const NodeIdentity& identity) {
   const fs::path temp = data_dir / kTemp;
   const std::string content =
-      fmt::format("node_id {}\ncluster_id {}\n", identity.node_id, identity.cluster_id);
+      fmt::format("node_id {}\ncluster_id {}\norigin {}\n", identity.node_id, identity.cluster_id,
+                  identity.founded ? "founded" : "joined");
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io_error("creating " + temp.string(), errno);
   std::size_t written = 0;

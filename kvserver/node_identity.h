@@ -1,10 +1,14 @@
 // NodeIdentity: which node a kvserver data directory belongs to and which cluster it is in,
 // kept in <data dir>/IDENTITY so that a restart (or a mistaken --id) is checked against it.
 //
-// File format (text, two lines): "node_id <id>\n" "cluster_id <cluster id>\n". It is replaced
-// atomically: written to IDENTITY.tmp, fsynced, renamed over IDENTITY, directory fsynced. The
-// cluster id is random (16 hex digits) when a node bootstraps a cluster, and is the cluster's
-// when a node joins one; the Raft transport refuses peers of another cluster id.
+// File format (text, three lines): "node_id <id>\n" "cluster_id <cluster id>\n"
+// "origin founded|joined\n". It is replaced atomically: written to IDENTITY.tmp, fsynced,
+// renamed over IDENTITY, directory fsynced. The cluster id is random (16 hex digits) when a
+// node bootstraps a cluster (origin founded), and is the cluster's when a node joins one
+// (origin joined); the Raft transport refuses peers of another cluster id. Only a founder
+// bootstraps: a node that joined a cluster and restarts before its leader sent it anything
+// waits for that leader, instead of founding a second cluster under the same id. A file
+// without the origin line (kvserver before it existed) is read as joined.
 // Free functions, any thread; callers serialise writes to one directory.
 #pragma once
 
@@ -19,6 +23,7 @@ namespace kv {
 struct NodeIdentity {
   std::string node_id;
   std::string cluster_id;  // "" while the node has not joined or founded a cluster
+  bool founded = false;    // whether this node drew cluster_id itself (it may bootstrap)
   bool operator==(const NodeIdentity&) const = default;
 };
 

@@ -1,5 +1,8 @@
 """Membership changes over HTTP: POST /raft/remove, and join/remove sent to a follower."""
 
+import json
+import os
+import select
 import socket
 import urllib.parse
 
@@ -116,6 +119,45 @@ class Membership(kvcluster.KvTestCase):
                          (self.leader.http_port, "/store", "x=1"), f"Location {locations[0]!r}")
         self.assertNotIn("evil", location.netloc, f"Location {locations[0]!r}")
 
+    def test_identity_records_who_founded_the_cluster_and_who_joined(self):
+        """IDENTITY says "origin founded" on the node that bootstrapped the cluster and
+        "origin joined" on the nodes that joined it: only a founder may bootstrap."""
+        for n in self.nodes:
+            with open(os.path.join(n.data_dir, "IDENTITY")) as f:
+                identity = f.read()
+            expected = "origin founded" if n.id == "node1" else "origin joined"
+            self.assertIn(expected, identity, f"IDENTITY of {n.id}:\n{identity}")
+
+    def test_two_joins_at_one_address_at_once_add_only_one_member(self):
+        """Two joins naming one raft address under two ids, sent at the same moment, add one
+        member: the other is answered 409, though both passed the check when they arrived
+        (each join is checked again against the configuration its change is guarded by)."""
+        address = f"127.0.0.1:{kvcluster.free_port()}"  # nothing listens: it stays staging
+        socks = []
+        for node_id in ("node8", "node9"):
+            body = json.dumps({"node_id": node_id, "raft_address": address}).encode()
+            sock = socket.create_connection(("127.0.0.1", self.leader.http_port),
+                                            timeout=CLUSTER_WAIT)
+            socks.append((node_id, sock, (
+                f"POST /raft/join HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body))
+        try:
+            for _, sock, request in socks:
+                sock.sendall(request)
+            ready, _, _ = select.select([sock for _, sock, _ in socks], [], [], CLUSTER_WAIT)
+            self.assertTrue(ready, "neither join was answered within "
+                                   f"{CLUSTER_WAIT:.0f} s: both went ahead")
+            refused = kvcluster.read_response(ready[0])
+            self.assertStatus(refused, 409, "the join that came second")
+            self.assertIn(address, refused.error)
+            members = config_members(self.leader.stats())
+            added = [i for i in ("node8", "node9") if i in members]
+            self.assertEqual(len(added), 1, f"members at {address}: {members}")
+            self.assertEqual(members[added[0]], "Staging")
+        finally:
+            for _, sock, _ in socks:
+                sock.close()
+
     def test_remove_of_an_unknown_node_is_an_error(self):
         """POST /raft/remove of an id that is not in the configuration answers a 4xx error
         and leaves the configuration unchanged."""
@@ -124,6 +166,28 @@ class Membership(kvcluster.KvTestCase):
         self.assertErrorBody(r)
         self.assertEqual(config_members(self.leader.stats()),
                          {n.id: "Voter" for n in self.nodes})
+
+
+class JoinedNodeRestart(kvcluster.KvTestCase):
+    """A node that joined a cluster never founds one of its own."""
+
+    def test_a_joined_node_restarted_without_join_before_any_log_waits_for_its_leader(self):
+        """A node whose IDENTITY says it joined cluster C, restarted without --join before
+        C's leader sent it anything (an empty log), does not bootstrap: a one-node cluster
+        under C's own id would be a second leader C's members cannot tell from theirs."""
+        cluster = self.new_cluster()
+        node = cluster.add_node("node5", start=False)
+        os.makedirs(node.data_dir)
+        with open(os.path.join(node.data_dir, "IDENTITY"), "w") as f:
+            f.write("node_id node5\ncluster_id 00000000deadbeef\norigin joined\n")
+        node.start()
+        cluster.wait_ready(node)
+        cluster.wait_until(lambda: "waiting for its leader" in node.log_text(),
+                           kvcluster.CLUSTER_WAIT, "the node says it waits for its leader")
+        stats = node.stats()
+        self.assertNotEqual(stats["state"], "Leader", f"stats: {stats}")
+        self.assertEqual(config_members(stats), {}, "no configuration of its own")
+        self.assertNotIn("bootstrapped", node.log_text())
 
 
 if __name__ == "__main__":
