@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,59 @@ TEST_CASE("shutdown() with many applies in flight completes every future and ret
   REQUIRE(read_refused.has_value());
   CHECK(read_refused->status().code() == ErrorCode::kShutdown);
   raft.shutdown();
+}
+
+TEST_CASE("shutdown() from an apply callback stops the node and returns") {
+  ClusterOptions options;
+  options.founders = 1;
+  Cluster cluster(options);
+  REQUIRE_OK(cluster.start());
+  REQUIRE(cluster.wait_for_leader() >= 0);
+  Raft& raft = cluster.raft(0);
+  std::promise<void> returned;
+  raft.apply(set_command("a", "1"), milliseconds(5000), [&](Result<ApplyResult> r) {
+    CHECK(r.ok());
+    raft.shutdown();  // on the apply thread: it cannot join itself
+    returned.set_value();
+  });
+  auto done = returned.get_future();
+  REQUIRE(done.wait_for(milliseconds(5000)) == std::future_status::ready);
+  // The node refuses work from then on, and the threads are joined by a shutdown() here.
+  std::future<Result<ApplyResult>> late = raft.apply("late=1", milliseconds(5000));
+  std::optional<Result<ApplyResult>> refused = get_within(late, milliseconds(2000));
+  REQUIRE(refused.has_value());
+  CHECK(refused->status().code() == ErrorCode::kShutdown);
+  raft.shutdown();
+  CHECK(raft.state() == RaftState::kShutdown);
+}
+
+TEST_CASE("shutdown() from the observer fails pending requests and returns") {
+  ClusterOptions options;
+  options.founders = 1;
+  Cluster cluster(options);
+  REQUIRE_OK(cluster.start());
+  REQUIRE(cluster.wait_for_leader() >= 0);
+  Raft& raft = cluster.raft(0);
+  std::promise<void> returned;
+  std::atomic<bool> once{false};
+  raft.set_observer([&](const RaftEvent& event) {
+    if (event.kind != RaftEvent::Kind::kConfigurationChanged || once.exchange(true)) return;
+    raft.shutdown();  // on the core thread
+    returned.set_value();
+  });
+  // A change that waits on the core: the observer stops the node first.
+  std::future<Result<Index>> change = raft.add_nonvoter("n9", "127.0.0.1:1", milliseconds(30'000));
+  auto done = returned.get_future();
+  REQUIRE(done.wait_for(milliseconds(5000)) == std::future_status::ready);
+  std::optional<Result<Index>> ended = get_within(change, milliseconds(5000));
+  REQUIRE(ended.has_value());  // completed (committed before the stop, or kShutdown)
+  if (!ended->ok()) CHECK(ended->status().code() == ErrorCode::kShutdown);
+  std::future<Result<Index>> read = raft.read_index(milliseconds(5000));
+  std::optional<Result<Index>> read_refused = get_within(read, milliseconds(2000));
+  REQUIRE(read_refused.has_value());
+  CHECK(read_refused->status().code() == ErrorCode::kShutdown);
+  raft.shutdown();
+  CHECK(raft.state() == RaftState::kShutdown);
 }
 
 }  // namespace

@@ -255,6 +255,10 @@ class Raft {
   // Stops the node: every pending future and callback completes (kShutdown, or the result
   // if its entry was already committed: committed entries are applied before the apply
   // thread stops), every thread is joined, the transport closed. Never hangs; idempotent.
+  // Called from a callback or the observer (on a thread of this Raft, which cannot join
+  // itself), it returns at once having stopped the core: new requests get kShutdown and
+  // pending ones complete with it; the threads are joined and the files closed by the next
+  // shutdown() from another thread, at the latest the destructor's.
   void shutdown();
 
  private:

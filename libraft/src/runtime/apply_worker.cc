@@ -8,6 +8,7 @@
 
 #include "common/snapshot_adapters.h"
 #include "os/thread_name.h"
+#include "runtime/thread_owner.h"
 
 namespace raft::runtime {
 
@@ -29,6 +30,7 @@ ApplyWorker::~ApplyWorker() { stop(); }
 void ApplyWorker::start() {
   thread_ = std::thread([this] {
     set_thread_name("raft-apply");
+    t_thread_owner = this;
     run();
   });
 }

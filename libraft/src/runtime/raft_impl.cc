@@ -10,6 +10,7 @@
 #include "common/snapshot_adapters.h"
 #include "os/thread_name.h"
 #include "raft/configuration.h"
+#include "runtime/thread_owner.h"
 
 namespace raft {
 namespace {
@@ -176,8 +177,10 @@ Status Raft::Impl::open() {
   logger_->log(LogLevel::kInfo, fmt::format("{}: raft started on {} (applied {}, log {}..{})",
                                             options_.id, local_address_, start_.applied,
                                             storage_->first_index(), storage_->last_index()));
+  core_running_ = true;
   core_thread_ = std::thread([this] {
     set_thread_name("raft-core");
+    runtime::t_thread_owner = this;
     io_.run();
   });
   return Status::ok_status();
@@ -458,30 +461,49 @@ void Raft::Impl::fail_node(const Status& status) {
   emit(event);
 }
 
+bool Raft::Impl::on_runtime_thread() const {
+  const void* owner = runtime::t_thread_owner;
+  return owner != nullptr && (owner == this || owner == apply_.get() || owner == snapshots_.get());
+}
+
+bool Raft::Impl::refuse_requests() {
+  std::lock_guard lock(post_mu_);  // see post()
+  if (stopping_.load()) return false;
+  stopping_.store(true);
+  return true;
+}
+
+void Raft::Impl::post_core_stop() {
+  if (!core_running_) return;
+  asio::post(io_, [this] {
+    ticker_.cancel();
+    // Stopped first, as fail_node() does: nothing the failed requests' callbacks start
+    // (a follower's next forwarded read, say) reaches the core.
+    const bool was_stopped = stopped_;
+    stopped_ = true;
+    if (!was_stopped) fail_pending(Status(ErrorCode::kShutdown, "the node is shutting down"));
+    work_.reset();
+    io_.stop();
+  });
+}
+
 void Raft::Impl::shutdown() {
+  // From a callback or the observer: the threads cannot be joined from one of them (a thread
+  // joining itself throws), so the core is only told to stop; the rest is done by the next
+  // shutdown() from another thread, at the latest the destructor's.
+  if (on_runtime_thread()) {
+    if (refuse_requests()) post_core_stop();
+    return;
+  }
   {
     std::lock_guard lock(shutdown_mu_);
     if (shut_down_) return;
     shut_down_ = true;
   }
-  {
-    std::lock_guard lock(post_mu_);  // see post()
-    stopping_.store(true);
-  }
+  const bool first = refuse_requests();
   if (transport_) transport_->stop();  // no more messages reach the core
-  if (core_thread_.joinable()) {
-    asio::post(io_, [this] {
-      ticker_.cancel();
-      // Stopped first, as fail_node() does: nothing the failed requests' callbacks start
-      // (a follower's next forwarded read, say) reaches the core.
-      const bool was_stopped = stopped_;
-      stopped_ = true;
-      if (!was_stopped) fail_pending(Status(ErrorCode::kShutdown, "the node is shutting down"));
-      work_.reset();
-      io_.stop();
-    });
-    core_thread_.join();
-  }
+  if (first) post_core_stop();
+  if (core_thread_.joinable()) core_thread_.join();
   // Committed entries still queued are applied (their futures complete with their result).
   if (apply_) apply_->stop();
   if (snapshots_) snapshots_->stop();

@@ -40,6 +40,12 @@ class Raft::Impl {
 
   Status open();
   void shutdown();
+  // Whether the calling thread is one of this node's (core, apply, snapshot): a callback's.
+  bool on_runtime_thread() const;
+  // Sets stopping_ (no new requests); true if this call set it.
+  bool refuse_requests();
+  // Has the core thread fail what is pending and leave its loop (posted, returns at once).
+  void post_core_stop();
 
   Status bootstrap_cluster(const pb::Configuration& configuration);
   void apply(std::string command, Timeout timeout, Callback<ApplyResult> done);
@@ -146,6 +152,7 @@ class Raft::Impl {
   asio::steady_timer ticker_{io_};
   Clock::time_point next_tick_;  // core: when the core's next tick is due
   std::thread core_thread_;
+  bool core_running_ = false;          // set by open() before the core thread starts; then constant
   std::atomic<bool> stopping_{false};  // no new requests; set under post_mu_
   // Bytes of commands apply() has posted whose task has not run yet: they count toward
   // max_uncommitted_bytes with the proposals, so that callers faster than the core thread

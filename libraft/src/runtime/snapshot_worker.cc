@@ -4,6 +4,7 @@
 
 #include "common/snapshot_adapters.h"
 #include "os/thread_name.h"
+#include "runtime/thread_owner.h"
 
 namespace raft::runtime {
 namespace {
@@ -38,6 +39,7 @@ SnapshotWorker::~SnapshotWorker() { stop(); }
 void SnapshotWorker::start() {
   thread_ = std::thread([this] {
     set_thread_name("raft-snapshot");
+    t_thread_owner = this;
     run();
   });
 }
