@@ -395,6 +395,25 @@ TEST_CASE("1,000 connections opened and dropped leave the transport working", "[
   expect_delivery(good, "n2", receiver, "n1", 100);
 }
 
+TEST_CASE("a sender's new connection closes its older one, not other senders'", "[tcp]") {
+  Node receiver("n1");
+  receiver.start();
+  RawClient old_n2(receiver.transport->local_address());
+  RawClient n3(receiver.transport->local_address());
+  old_n2.write(encode_handshake_frame(handshake("c1", "n2", "n1")));
+  n3.write(encode_handshake_frame(handshake("c1", "n3", "n1")));
+  REQUIRE(wait_until([&] { return receiver.transport->stats().inbound_open == 2; }));
+  // n2's host vanished without a FIN; n2 comes back and dials again.
+  Node n2("n2");
+  n2.start();
+  expect_delivery(n2, "n2", receiver, "n1", 10);
+  CHECK(old_n2.closed_by_server());
+  CHECK_FALSE(n3.closed_by_server(milliseconds(200)));
+  const auto s = receiver.transport->stats();
+  CHECK(s.inbound_replaced == 1);
+  CHECK(s.inbound_open == 2);  // n2's new connection and n3's
+}
+
 TEST_CASE("send() refuses beyond the per-peer queue bound", "[tcp]") {
   TcpTransportOptions options;
   options.local_id = "a";

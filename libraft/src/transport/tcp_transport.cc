@@ -77,6 +77,13 @@ class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     read();
   }
 
+  // The sender this connection's handshake named ("" before the handshake).
+  const NodeId& peer_id() const {
+    static const NodeId kNone;
+    return decoder_.handshake_done() ? decoder_.peer_id() : kNone;
+  }
+  std::uint64_t id() const { return id_; }
+
   // Closes the socket; drops this connection from the transport. Idempotent.
   void close() {
     if (closed_) return;
@@ -118,8 +125,12 @@ class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
     const Status status = decoder_.feed(std::string_view(buffer_.data(), n), &messages_);
     // A completed frame is progress: the deadline restarts for the next one.
     const bool progressed = !messages_.empty() || had_handshake != decoder_.handshake_done();
-    if (!had_handshake && decoder_.handshake_done() && !decoder_.peer_address().empty()) {
-      transport_->learn_address(decoder_.peer_id(), decoder_.peer_address());
+    if (!had_handshake && decoder_.handshake_done()) {
+      if (!decoder_.peer_address().empty()) {
+        transport_->learn_address(decoder_.peer_id(), decoder_.peer_address());
+      }
+      transport_->close_older_inbound(decoder_.peer_id(), id_);
+      if (closed_) return;
     }
     for (pb::Message& message : messages_) {
       ++transport_->messages_received_;
@@ -724,6 +735,19 @@ void TcpTransport::accept_next() {
   });
 }
 
+void TcpTransport::close_older_inbound(const NodeId& peer, std::uint64_t newest) {
+  std::vector<std::shared_ptr<Inbound>> older;
+  for (auto& [id, connection] : inbound_) {
+    if (id != newest && connection->peer_id() == peer) older.push_back(connection);
+  }
+  for (auto& connection : older) {
+    log(LogLevel::kInfo,
+        fmt::format("closing the older connection from '{}': it dialled again", printable(peer)));
+    ++inbound_replaced_;
+    connection->close();
+  }
+}
+
 void TcpTransport::shutdown_all() {
   closing_ = true;
   std::error_code ignored;
@@ -766,6 +790,7 @@ TcpTransportStats TcpTransport::stats() const {
   s.messages_dropped = messages_dropped_.load();
   s.inbound_refused = inbound_refused_.load();
   s.outbound_refused = outbound_refused_.load();
+  s.inbound_replaced = inbound_replaced_.load();
   return s;
 }
 

@@ -17,6 +17,10 @@
 // refused handshake is also answered with one HandshakeReject frame (the only bytes a receiver
 // writes); the dialling side reads it, warns once, and reports it by peer_status() until
 // send() gives that peer another address. Any other bytes it reads close its connection.
+// A sender dials one connection to a peer at a time and dials again only once it lost it, so
+// a handshake from a sender closes the receiver's older inbound connections from that sender:
+// a sender whose host vanished (no FIN, no RST) and came back must not leave behind a
+// connection that a receiver, which never writes on it, would otherwise hold forever.
 #pragma once
 
 #include <asio.hpp>
@@ -44,6 +48,7 @@ struct TcpTransportStats {
   std::uint64_t messages_dropped = 0;         // refused by send() (queue full)
   std::uint64_t inbound_refused = 0;          // handshakes refused (and answered with a reject)
   std::uint64_t outbound_refused = 0;         // rejects received from peers
+  std::uint64_t inbound_replaced = 0;         // closed because their sender dialled again
 };
 
 class TcpTransport final : public Transport {
@@ -70,6 +75,8 @@ class TcpTransport final : public Transport {
 
   void accept_next();   // transport thread
   void shutdown_all();  // transport thread
+  // Closes the inbound connections from `peer` other than `newest` (transport thread).
+  void close_older_inbound(const NodeId& peer, std::uint64_t newest);
   void log(LogLevel level, const std::string& line);
   std::string advertised_address() const;
   // Remembers the address a peer advertised in its handshake (send() with no address).
@@ -105,6 +112,7 @@ class TcpTransport final : public Transport {
   std::atomic<std::uint64_t> messages_dropped_{0};
   std::atomic<std::uint64_t> inbound_refused_{0};
   std::atomic<std::uint64_t> outbound_refused_{0};
+  std::atomic<std::uint64_t> inbound_replaced_{0};
 };
 
 }  // namespace raft::transport
