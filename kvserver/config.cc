@@ -71,11 +71,22 @@ int Config::http_thread_count() const {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
 }
 
-std::string Config::http_address() const { return fmt::format("{}:{}", raft_addr, http_port); }
+std::string Config::http_address() const {
+  // A URL's host: an IPv6 address in brackets ("http://[::1]:20001/...").
+  const bool bare_ipv6 = raft_addr.find(':') != std::string::npos && raft_addr.front() != '[';
+  return bare_ipv6 ? fmt::format("[{}]:{}", raft_addr, http_port)
+                   : fmt::format("{}:{}", raft_addr, http_port);
+}
 std::string Config::raft_address() const { return fmt::format("{}:{}", raft_addr, raft_port); }
 
 Status validate_node_id(std::string_view id, std::string_view what) {
   if (Status s = raft::validate_server_id(id, what); !s.ok()) return s;
+  if (id == "." || id == "..") {
+    // It names the default data directory data/<id>: "." or ".." would be data/ or the
+    // working directory itself.
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("{} '{}': use letters, digits, '-', '_' or '.'", what, id));
+  }
   for (char c : id) {
     if (c == ' ' || c == '/' || c == '"' || c == '\\') {
       return Status(ErrorCode::kInvalidArgument,

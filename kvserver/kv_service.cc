@@ -230,7 +230,8 @@ void KvService::get(const Request& request, const std::string& key, Responder re
   if (consistency == "leader" && !leader_or_redirect(*instance, request, respond)) return;
   const auto start = Clock::now();
   const bool lease = consistency == "leader";
-  auto done = [this, start, answer, respond, lease, fsm,
+  std::weak_ptr<Instance> weak = instance;
+  auto done = [this, start, answer, respond, lease, fsm, weak,
                target = request.target](raft::Result<raft::Index> index) {
     if (!index.ok()) {
       const Status& s = index.status();
@@ -238,12 +239,24 @@ void KvService::get(const Request& request, const std::string& key, Responder re
         // A lease read on a node that is no longer the leader: send the client to the new one.
         const auto http = http_address_of(*fsm, s.leader_hint());
         if (lease && http) {
+          // As leader_or_redirect() answers: the leader as an object, the target in origin
+          // form (an absolute-form request names this node, not the leader).
+          std::string raft_address = "null";
+          if (auto live = weak.lock()) {
+            const raft::ConfigurationInfo info = live->raft->configuration();
+            for (const auto& server : info.configuration.servers()) {
+              if (server.id() == s.leader_hint()) raft_address = json_string(server.address());
+            }
+          }
+          const std::string leader =
+              fmt::format("{{\"id\":{},\"raft_address\":{},\"http_address\":{}}}",
+                          json_string(s.leader_hint()), raft_address, json_string(*http));
           Response r = error_with(307,
                                   fmt::format("this node is not the leader; the leader is "
                                               "'{}'",
                                               s.leader_hint()),
-                                  "leader", json_string(s.leader_hint()));
-          r.headers.emplace_back("Location", "http://" + *http + target);
+                                  "leader", leader);
+          r.headers.emplace_back("Location", "http://" + *http + origin_form(target));
           return respond(std::move(r));
         }
         return respond(error_with(503,

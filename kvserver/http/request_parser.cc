@@ -86,7 +86,9 @@ std::size_t RequestParser::feed(std::string_view data, Event* event) {
   pending_ = Event::kNeedMore;
   const bool was_in_head = in_head_;
   const std::size_t consumed = http_parser_execute(&parser_, &settings(), data.data(), length);
-  if (was_in_head) head_bytes_ += consumed;
+  // Paused in on_headers_complete, http-parser has not counted the header section's last
+  // byte (the final LF; it consumes it with the next call, in the body): count it here.
+  if (was_in_head) head_bytes_ += consumed + (in_head_ ? 0 : 1);
   const http_errno error = HTTP_PARSER_ERRNO(&parser_);
   if (error == HPE_PAUSED) {
     http_parser_pause(&parser_, 0);

@@ -102,6 +102,10 @@ TEST_CASE("bad values are one-line errors naming the flag", "[config]") {
             .find("at least twice") != std::string::npos);
   CHECK(error_of({"--id", "a", "--log-level", "loud"}).find("--log-level") != std::string::npos);
   CHECK(error_of({"--id", "a b"}).find("--id") != std::string::npos);
+  // "." and ".." would make the default data directory data/ or the working directory.
+  CHECK(error_of({"--id", "."}).find("--id") != std::string::npos);
+  CHECK(error_of({"--id", ".."}).find("--id") != std::string::npos);
+  CHECK(config_of({"--id", "..a"}).id == "..a");
   CHECK(error_of({"--id", "a", "--max-value-bytes", "-1"}).find("--max-value-bytes") !=
         std::string::npos);
 }
@@ -122,6 +126,9 @@ TEST_CASE("a raft address is host:port, split at the last colon as the transport
   // --raft-addr follows the same rule, so that a node never advertises an address its
   // leader's /raft/join would refuse.
   CHECK(config_of({"--id", "a", "--raft-addr", "::1"}).raft_address() == "::1:10001");
+  // The HTTP address is a URL's host:port, so an IPv6 host is bracketed there.
+  CHECK(config_of({"--id", "a", "--raft-addr", "::1"}).http_address() == "[::1]:20001");
+  CHECK(config_of({"--id", "a", "--raft-addr", "[::1]"}).http_address() == "[::1]:20001");
   CHECK(error_of({"--id", "a", "--raft-addr", "two words"}).find("--raft-addr") !=
         std::string::npos);
 }

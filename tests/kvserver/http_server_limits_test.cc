@@ -54,6 +54,30 @@ TEST_CASE("a header section above max_header_bytes gets 431, then close", "[http
   CHECK(response->status == 200);
 }
 
+TEST_CASE("a header section of exactly max_header_bytes is taken and one byte more gets 431",
+          "[http]") {
+  ServerOptions options;
+  options.max_header_bytes = 1024;
+  auto server = start_server(echo, options);
+  // The header section is everything up to and including the blank line's LF.
+  const auto request_of = [](std::size_t total) {
+    const std::string head = "GET / HTTP/1.1\r\nX-Pad: ";
+    const std::string tail = "\r\n\r\n";
+    return head + std::string(total - head.size() - tail.size(), 'a') + tail;
+  };
+  REQUIRE(request_of(1024).size() == 1024);
+  RawClient exact(server->local_address());
+  REQUIRE(exact.send(request_of(1024)));
+  auto response = exact.read_response();
+  REQUIRE(response);
+  CHECK(response->status == 200);
+  RawClient over(server->local_address());
+  REQUIRE(over.send(request_of(1025)));
+  response = over.read_response();
+  REQUIRE(response);
+  CHECK(response->status == 431);
+}
+
 TEST_CASE("a body above max_body_bytes gets 413 as soon as the header says so, then close",
           "[http]") {
   ServerOptions options;
