@@ -171,6 +171,40 @@ TEST_CASE("snapshot() on demand snapshots the applied state") {
         std::to_string(meta->value().index));
 }
 
+TEST_CASE("automatic snapshots that keep failing back off, and resume once one succeeds") {
+  ClusterOptions options;
+  options.founders = 1;
+  options.snapshot_threshold = 10;
+  options.trailing_logs = 5;
+  Cluster cluster(options);
+  REQUIRE_OK(cluster.start());
+  REQUIRE(cluster.wait_for_leader() == 0);
+  TestStateMachine& fsm = cluster.fsm(0);
+  fsm.set_snapshot_writes_fail(true);
+  const int before = fsm.snapshots_taken();
+  // One command per batch: without a backoff, every batch past the threshold would take a
+  // state machine view (about 310 here); with it, the wait doubles after each failure.
+  for (int i = 0; i < 320; ++i) {
+    REQUIRE_OK(cluster.apply(set_command(test_key(i), test_value(i))).status());
+  }
+  const int failed = fsm.snapshots_taken() - before;
+  CHECK(failed >= 3);
+  CHECK(failed <= 8);
+  // The disk is fine again: an on-demand snapshot succeeds, and the threshold applies again.
+  fsm.set_snapshot_writes_fail(false);
+  std::future<Result<SnapshotMeta>> taken = cluster.raft(0).snapshot();
+  std::optional<Result<SnapshotMeta>> meta = get_within(taken, milliseconds(5000));
+  REQUIRE(meta.has_value());
+  REQUIRE_OK(meta->status());
+  const Index after = meta->value().index;
+  for (int i = 0; i < 40; ++i) {
+    REQUIRE_OK(cluster.apply(set_command(test_key(i), "again")).status());
+  }
+  CHECK(wait_until(
+      [&] { return std::stoull(cluster.raft(0).stats().at("last_snapshot_index")) >= after + 30; },
+      milliseconds(5000)));
+}
+
 TEST_CASE("barrier on a follower completes after it applied what was committed before") {
   Cluster cluster;
   REQUIRE_OK(cluster.start());

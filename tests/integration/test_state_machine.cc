@@ -29,9 +29,10 @@ bool get_u32(std::string_view in, std::size_t* pos, std::uint32_t* v) {
 // The copy of the map taken at snapshot(), written out on the snapshot thread.
 class MapSnapshot final : public StateMachineSnapshot {
  public:
-  explicit MapSnapshot(KvMap data) : data_(std::move(data)) {}
+  MapSnapshot(KvMap data, bool fail) : data_(std::move(data)), fail_(fail) {}
 
   Status write_to(SnapshotSink& sink) override {
+    if (fail_) return Status(ErrorCode::kIoError, "test state machine: snapshot write fails");
     std::string buffer(kMagic);
     for (const auto& [key, value] : data_) {
       put_u32(&buffer, static_cast<std::uint32_t>(key.size()));
@@ -49,6 +50,7 @@ class MapSnapshot final : public StateMachineSnapshot {
 
  private:
   const KvMap data_;
+  const bool fail_;
 };
 
 }  // namespace
@@ -109,7 +111,9 @@ std::string TestStateMachine::apply(const pb::Entry& entry) {
 
 Result<std::unique_ptr<StateMachineSnapshot>> TestStateMachine::snapshot() {
   std::lock_guard lock(mutex_);
-  return std::unique_ptr<StateMachineSnapshot>(std::make_unique<MapSnapshot>(data_));
+  ++snapshots_taken_;
+  return std::unique_ptr<StateMachineSnapshot>(
+      std::make_unique<MapSnapshot>(data_, snapshot_writes_fail_.load()));
 }
 
 Status TestStateMachine::restore(const pb::SnapshotMetadata& metadata, SnapshotSource& source) {

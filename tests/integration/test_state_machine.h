@@ -70,6 +70,11 @@ class TestStateMachine final : public StateMachine {
   int restores() const { return restores_.load(); }
   // Commands (ENTRY_NORMAL entries) applied by this object.
   std::uint64_t commands_applied() const { return commands_applied_.load(); }
+  // Makes the snapshots taken from now on fail when written (kIoError from write_to, as a
+  // full disk would), or succeed again.
+  void set_snapshot_writes_fail(bool fail) { snapshot_writes_fail_ = fail; }
+  // How many times snapshot() ran.
+  int snapshots_taken() const { return snapshots_taken_.load(); }
   // Broken apply rules seen so far ("index 7 applied after 9"...), empty when all is well.
   std::vector<std::string> violations() const;
 
@@ -83,6 +88,8 @@ class TestStateMachine final : public StateMachine {
   std::vector<std::string> violations_;
   std::atomic<Index> applied_index_{0};
   std::atomic<int> restores_{0};
+  std::atomic<int> snapshots_taken_{0};
+  std::atomic<bool> snapshot_writes_fail_{false};
   std::atomic<std::uint64_t> commands_applied_{0};
 };
 

@@ -174,9 +174,7 @@ void ApplyWorker::run() {
     } else {
       apply_entries(task.entries);
       queued_entries_ -= task.entries.size();
-      if (snapshot_threshold_ > 0 &&
-          applied_.load() >= snapshots_.newest_index() + snapshot_threshold_ &&
-          !snapshots_.busy()) {
+      if (snapshot_due() && !snapshots_.busy()) {
         bool stopping;
         {
           std::lock_guard lock(queue_mu_);
@@ -293,6 +291,21 @@ void ApplyWorker::restore(Task& task) {
   publish_applied(meta.index(), meta.term());
 }
 
+bool ApplyWorker::snapshot_due() const {
+  if (snapshot_threshold_ == 0) return false;
+  // After k failed snapshots in a row, the next automatic one waits for threshold * 2^k (at
+  // most 64 thresholds) more entries past the last failure: a snapshot store that keeps
+  // failing (a full disk) must not cost a state machine view after every applied batch.
+  const std::uint32_t failures = snapshots_.consecutive_failures();
+  const Index base = failures == 0 ? snapshots_.newest_index()
+                                   : std::max(snapshots_.newest_index(), snapshots_.failed_index());
+  const std::uint64_t factor = std::uint64_t{1} << std::min<std::uint32_t>(failures, 6);
+  const std::uint64_t wait =
+      snapshot_threshold_ > UINT64_MAX / factor ? UINT64_MAX : snapshot_threshold_ * factor;
+  const Index applied = applied_.load();
+  return applied >= base && applied - base >= wait;
+}
+
 void ApplyWorker::take_snapshot(std::vector<Callback<SnapshotMeta>> waiters) {
   const Index applied = applied_.load();
   if (applied == 0 || applied <= snapshots_.newest_index()) {
@@ -311,6 +324,7 @@ void ApplyWorker::take_snapshot(std::vector<Callback<SnapshotMeta>> waiters) {
   }
   auto view = fsm_.snapshot();
   if (!view.ok()) {
+    snapshots_.note_failed(applied);
     logger_.log(LogLevel::kError,
                 fmt::format("state machine snapshot failed: {}", view.status().to_string()));
     for (auto& w : waiters) w(view.status());

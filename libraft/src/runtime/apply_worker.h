@@ -103,6 +103,8 @@ class ApplyWorker {
   // completes their proposals with `responses` and publishes the new applied index.
   void complete_applied(const std::vector<pb::Entry>& entries, std::vector<std::string>& responses);
   void restore(Task& task);
+  // Whether an automatic snapshot is due (threshold reached, with backoff after failures).
+  bool snapshot_due() const;
   void take_snapshot(std::vector<Callback<SnapshotMeta>> waiters);
   void publish_applied(Index applied, Term term);
 

@@ -72,6 +72,12 @@ void SnapshotWorker::note_installed(Index index) {
   Index cur = newest_index_.load();
   while (cur < index && !newest_index_.compare_exchange_weak(cur, index)) {
   }
+  failures_.store(0);
+}
+
+void SnapshotWorker::note_failed(Index index) {
+  failed_index_.store(index);
+  ++failures_;
 }
 
 void SnapshotWorker::run() {
@@ -89,8 +95,10 @@ void SnapshotWorker::run() {
       note_installed(result->index);
       on_committed_(*result);
     } else if (result.status().code() != ErrorCode::kShutdown) {
-      logger_.log(LogLevel::kError, fmt::format("snapshot at index {} failed: {}", job.index,
-                                                result.status().to_string()));
+      note_failed(job.index);
+      logger_.log(LogLevel::kError,
+                  fmt::format("snapshot at index {} failed ({} in a row): {}", job.index,
+                              failures_.load(), result.status().to_string()));
     }
     job.view.reset();
     busy_.store(false);

@@ -49,6 +49,12 @@ class SnapshotWorker {
   // The index of the newest snapshot in the store (committed here or installed).
   Index newest_index() const { return newest_index_.load(); }
   void note_installed(Index index);
+  // A snapshot at `index` failed (the state machine's view or its write): automatic
+  // snapshots back off (see ApplyWorker) until one succeeds or one is installed.
+  void note_failed(Index index);
+  // Snapshots failed in a row since the last one that succeeded, and the index of the last.
+  std::uint32_t consecutive_failures() const { return failures_.load(); }
+  Index failed_index() const { return failed_index_.load(); }
 
  private:
   void run();
@@ -59,6 +65,8 @@ class SnapshotWorker {
   std::function<void(const SnapshotMeta&)> on_committed_;
   std::atomic<Index> newest_index_;
   std::atomic<bool> busy_{false};
+  std::atomic<std::uint32_t> failures_{0};
+  std::atomic<Index> failed_index_{0};
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;
