@@ -269,14 +269,21 @@ class TcpTransport::Inbound : public std::enable_shared_from_this<Inbound> {
 // peers_ map; the queue, address and refusal are guarded by the transport's mu_, the rest
 // belongs to the transport thread.
 class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
+  // A name lookup running on its own thread; `cancelled` (guarded by mu) tells it to drop
+  // its result instead of posting it.
+  struct Lookup {
+    std::mutex mu;
+    bool cancelled = false;
+  };
+
  public:
   Peer(TcpTransport* transport, NodeId id)
       : transport_(transport),
         id_(std::move(id)),
         socket_(transport->io_),
-        resolver_(transport->io_),
         timer_(transport->io_),
         backoff_(Millis(transport->options_.backoff_initial_ms)) {}
+  ~Peer() { cancel_lookup(); }
 
   // Guarded by transport_->mu_.
   std::deque<std::string> outbox_;
@@ -324,12 +331,20 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
  private:
   enum class State { kIdle, kConnecting, kConnected, kBackoff };
 
+  // Tells the lookup under way, if any, to drop its result.
+  void cancel_lookup() {
+    if (!lookup_) return;
+    std::lock_guard lock(lookup_->mu);
+    lookup_->cancelled = true;
+    lookup_.reset();
+  }
+
   // Aborts whatever is in flight; pending handlers see a stale generation and do nothing.
   void reset_connection() {
     ++generation_;
     std::error_code ignored;
     socket_.close(ignored);
-    resolver_.cancel();
+    cancel_lookup();
     timer_.cancel();
     writing_.clear();
     write_in_flight_ = false;
@@ -371,21 +386,53 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
                             });
       return;
     }
-    resolver_.async_resolve(hp.host, hp.port,
-                            [self = shared_from_this(), generation](
-                                std::error_code rec, tcp::resolver::results_type results) {
-                              if (generation != self->generation_ || self->transport_->closing_)
-                                return;
-                              if (rec) {
-                                self->fail(fmt::format("cannot resolve: {}", rec.message()));
-                                return;
-                              }
-                              asio::async_connect(
-                                  self->socket_, results,
-                                  [self, generation](std::error_code cec, const tcp::endpoint&) {
-                                    self->on_connect(generation, cec);
-                                  });
-                            });
+    resolve(generation, hp.host, hp.port);
+  }
+
+  // Looks the name up on a thread of its own (detached: getaddrinfo cannot be interrupted),
+  // which posts the result to the transport thread unless the lookup was cancelled first.
+  // Not asio's resolver: it runs every lookup of an io_context on one thread, one at a time,
+  // so one peer whose name hangs in DNS kept every other named peer from being dialled.
+  // Cancellation (reset_connection(), which stop() reaches before the io_context goes) and
+  // the post are under the lookup's mutex, so a lookup never touches a transport that is gone.
+  void resolve(std::uint64_t generation, const std::string& host, const std::string& port) {
+    auto lookup = std::make_shared<Lookup>();
+    lookup_ = lookup;
+    // The thread holds no reference to this Peer, only a weak one that it never locks: a
+    // Peer is only ever destroyed on the transport thread (or with the io_context).
+    std::weak_ptr<Peer> weak = shared_from_this();
+    asio::io_context* io = &transport_->io_;
+    try {
+      std::thread([lookup, io, host, port, weak = std::move(weak), generation]() mutable {
+        set_thread_name("raft-resolve");
+        asio::io_context local;
+        tcp::resolver resolver(local);
+        std::error_code ec;
+        tcp::resolver::results_type results = resolver.resolve(host, port, ec);
+        std::lock_guard lock(lookup->mu);
+        if (lookup->cancelled) return;
+        asio::post(*io, [weak = std::move(weak), generation, ec, results = std::move(results)] {
+          if (auto self = weak.lock()) self->on_resolved(generation, ec, results);
+        });
+      }).detach();
+    } catch (const std::system_error& e) {
+      post_fail(generation, fmt::format("cannot resolve: no thread for the lookup: {}", e.what()));
+    }
+  }
+
+  void on_resolved(std::uint64_t generation, std::error_code ec,
+                   const tcp::resolver::results_type& results) {
+    if (generation != generation_ || transport_->closing_) return;
+    lookup_.reset();
+    if (ec) {
+      fail(fmt::format("cannot resolve: {}", ec.message()));
+      return;
+    }
+    asio::async_connect(
+        socket_, results,
+        [self = shared_from_this(), generation](std::error_code cec, const tcp::endpoint&) {
+          self->on_connect(generation, cec);
+        });
   }
 
   void post_fail(std::uint64_t generation, std::string reason) {
@@ -556,8 +603,8 @@ class TcpTransport::Peer : public std::enable_shared_from_this<Peer> {
   TcpTransport* transport_;
   const NodeId id_;
   tcp::socket socket_;
-  tcp::resolver resolver_;
-  asio::steady_timer timer_;  // connect timeout or backoff, by state
+  std::shared_ptr<Lookup> lookup_;  // the name lookup under way, if any
+  asio::steady_timer timer_;        // connect timeout or backoff, by state
   State state_ = State::kIdle;
   std::string dialled_address_;
   std::vector<std::string> writing_;  // frames of the write in flight
