@@ -76,16 +76,17 @@ void KvService::handle(Request request, Responder respond) {
       return counted(error(413, fmt::format("the key has {} bytes; the limit is {}", key.size(),
                                             node_.config().max_key_bytes)));
     }
-    if (method == "GET") return get(request, key, counted);
+    // HEAD is GET without the body (the connection leaves it out), as RFC 9110 asks.
+    if (method == "GET" || method == "HEAD") return get(request, key, counted);
     if (method == "DELETE") return remove_key(request, key, counted);
-    return counted(method_not_allowed("GET, DELETE"));
+    return counted(method_not_allowed("GET, HEAD, DELETE"));
   }
   if (route == "/raft/join" || route == "/raft/remove") {
     if (method != "POST") return counted(method_not_allowed("POST"));
     return route == "/raft/join" ? join(request, counted) : remove_server(request, counted);
   }
   if (route == "/raft/stats" || route == "/health" || route == "/metrics") {
-    if (method != "GET") return counted(method_not_allowed("GET"));
+    if (method != "GET" && method != "HEAD") return counted(method_not_allowed("GET, HEAD"));
     if (route == "/raft/stats") return stats(counted);
     if (route == "/health") return health(counted);
     return metrics(counted);

@@ -179,6 +179,30 @@ class BadHttpInput(kvcluster.KvTestCase):
             self.assert_rejected(r, 405, f"{method} {path}")
         self.assert_intact()
 
+    def test_head_on_a_get_route_answers_like_get_without_a_body(self):
+        """HEAD on /store/<key>, /raft/stats, /health and /metrics → GET's status and
+        Content-Length, and no body (RFC 9110); HEAD on a POST-only route → 405."""
+        self.assertStatus(self.node.put("head-key", "v"), 200)
+        for path, status in (("/store/head-key", 200), ("/store/absent", 404),
+                             ("/raft/stats", 200), ("/health", 200), ("/metrics", 200)):
+            conn = http.client.HTTPConnection("127.0.0.1", self.node.http_port,
+                                              timeout=REQUEST_TIMEOUT)
+            try:
+                conn.request("HEAD", path)
+                r = conn.getresponse()
+                self.assertEqual(r.status, status, f"HEAD {path}")
+                self.assertGreater(int(r.getheader("Content-Length", "0")), 0,
+                                   f"HEAD {path}: the length GET's body would have")
+                self.assertEqual(r.read(), b"", f"HEAD {path}: no body")
+                # The connection stays usable: the next answer is not taken for a body.
+                conn.request("GET", "/health")
+                self.assertEqual(conn.getresponse().status, 200, f"GET after HEAD {path}")
+            finally:
+                conn.close()
+        r = self.node.request("HEAD", "/store")
+        self.assertEqual(r.status, 405)
+        self.assert_intact()
+
     def test_garbage_request_line_gets_400_or_close(self):
         """Bytes that are not HTTP get a 400 answer or a closed connection, not a crash."""
         for garbage in (b"GARBAGE\r\n\r\n", b"\x00\x01\x02\xff\r\n\r\n",
