@@ -351,5 +351,64 @@ TEST_CASE("durable storage: a RawNode restarted on it keeps its term, log and co
   CHECK(is_voter((*node)->status().configuration, "n1"));
 }
 
+TEST_CASE(
+    "durable storage: a received snapshot whose install was not durable is made durable "
+    "before the restart finishes it") {
+  Fs fs;
+  const std::string data(1000, 'q');
+  pb::SnapshotMetadata meta;
+  meta.set_index(50);
+  meta.set_term(3);
+  meta.set_size(data.size());
+  {
+    auto storage = open_storage(fs);
+    Ready old;
+    for (Index i = 1; i <= 10; ++i) old.entries.push_back(entry(i, 1));
+    REQUIRE(storage->persist(old).ok());
+    Ready rd;
+    rd.snapshot_chunks.push_back(SnapshotChunk{meta, 0, data});
+    rd.snapshot = meta;
+    // The second directory sync: the store's, after the rename into place.
+    fs.fail_nth(Fs::Op::kSyncDir, 2);
+    REQUIRE_FALSE(storage->persist(rd).ok());  // the host stops, then restarts
+  }
+  { open_storage(fs); }  // the restart finishes the install: the log restarts after 50
+  fs.crash();
+  auto storage = open_storage(fs);
+  CHECK(storage->first_index() == 51);
+  auto snapshot = storage->open_newest_snapshot();
+  REQUIRE(snapshot.ok());  // the snapshot that replaced entries 1..10 is there
+}
+
+TEST_CASE(
+    "durable storage: a snapshot committed again after a failed directory sync is "
+    "durable before the log is compacted on it") {
+  Fs fs;
+  auto storage = open_storage(fs);
+  Ready rd;
+  for (Index i = 1; i <= 10; ++i) rd.entries.push_back(entry(i, 1));
+  REQUIRE(storage->persist(rd).ok());
+  pb::Configuration conf = three_voters();
+  {
+    auto w = storage->begin_snapshot(8, 1, conf);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->write("state").ok());
+    fs.fail_nth(Fs::Op::kSyncDir, 2);  // the store directory's, after the rename
+    REQUIRE_FALSE((*w)->commit().ok());
+  }
+  {
+    auto w = storage->begin_snapshot(8, 1, conf);  // the runtime retries
+    REQUIRE(w.ok());
+    REQUIRE((*w)->write("state").ok());
+    REQUIRE((*w)->commit().ok());  // the first copy is kept
+  }
+  REQUIRE(storage->compact(8, 0).ok());
+  storage.reset();
+  fs.crash();
+  auto again = open_storage(fs);
+  CHECK(again->first_index() == 9);
+  CHECK(again->open_newest_snapshot().ok());  // entries 1..8 live on in the snapshot
+}
+
 }  // namespace
 }  // namespace raft

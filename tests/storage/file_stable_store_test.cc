@@ -218,5 +218,26 @@ TEST_CASE("stable store: a record round trips on the POSIX file system") {
   CHECK(load(*store) == state);
 }
 
+TEST_CASE("stable store: a record read at open is durable even if its save failed") {
+  FaultInjectingFileSystem fs;
+  {
+    auto store = open_store(fs);
+    REQUIRE(store->save(make_state(4, "n1", "c")).ok());
+    fs.fail_nth(Op::kSyncDir, 1);
+    REQUIRE_FALSE(store->save(make_state(5, "n2", "c")).ok());
+  }
+  StableState read;
+  {
+    auto store = open_store(fs);
+    read = load(*store);  // term 5 reached the page cache: the node acts on it
+    REQUIRE(read.term == 5);
+  }
+  fs.crash();
+  auto store = open_store(fs);
+  const StableState after = load(*store);
+  CHECK(after.term == read.term);  // not back to term 4, free to vote again in term 5
+  CHECK(after.vote == read.vote);
+}
+
 }  // namespace
 }  // namespace raft

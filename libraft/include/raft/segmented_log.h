@@ -92,8 +92,8 @@
 //
 // META records the compaction point and the generation: 40 bytes, [0,8) magic "RAFTMETA",
 // [8,12) version (1), [12,16) generation (0 in a log never restored), [16,24) index, [24,32)
-// term, [32,36) masked CRC32C of [0,32), [36,40) reserved, 0 (checked). first_index() is index + 1 and
-// term(index) is term. It is replaced atomically (META.tmp written and synced, renamed,
+// term, [32,36) masked CRC32C of [0,32), [36,40) reserved, 0 (checked). first_index() is index + 1
+// and term(index) is term. It is replaced atomically (META.tmp written and synced, renamed,
 // directory synced) before any segment is removed, so segment files wholly at or below the
 // compaction point are garbage that open() deletes. Entries at or below the compaction point
 // may linger in the first segment kept; they are never returned.
@@ -109,7 +109,10 @@
 // means META was lost and is kCorruption. So a crash at any step of restore() opens to
 // either the old log (the new META did not reach the disk) or the restored, empty one.
 //
-// Recovery (open). Every segment is read and checked. In the LAST segment, the logical end
+// Recovery (open). The directory is synced first and the last segment once it is checked:
+// what open() accepts may be in the page cache only (a process killed before its sync, or
+// whose sync failed), and it is made durable before it is served or acted on. Every segment
+// is read and checked. In the LAST segment, the logical end
 // is found by reading records until one is not valid. If only zeros follow, that is the
 // unused space. Otherwise the tail that does not hold a valid record — too short for a
 // record, a length running past the end of the file, a CRC mismatch — is a write that a

@@ -243,15 +243,14 @@ Result<std::unique_ptr<FileSnapshotStore>> FileSnapshotStore::open(
       new FileSnapshotStore(fs, dir, options, std::move(*lock)));
   auto names = fs.list(dir);
   if (!names.ok()) return names.status();
-  bool removed = false;
   for (const auto& name : *names) {
     if (!name.starts_with(kTmpPrefix)) continue;
     if (Status s = fs.remove_all(dir + "/" + name); !s.ok()) return s;
-    removed = true;
   }
-  if (removed) {
-    if (Status s = fs.sync_dir(dir); !s.ok()) return s;
-  }
+  // Always, not only after a removal: a snapshot renamed into place by a process that died
+  // (or whose sync failed) before the directory was synced is visible but not durable; it
+  // is made durable before the log is restored or compacted on its account.
+  if (Status s = fs.sync_dir(dir); !s.ok()) return s;
   std::lock_guard guard(store->mutex_);
   if (Status s = store->apply_retention_locked(); !s.ok()) return s;
   return store;
@@ -288,6 +287,8 @@ Result<SnapshotMeta> FileSnapshotStore::install(const std::string& tmp_dir,
   if (!present.ok()) return present.status();
   if (*present) {  // committed before: keep the first copy
     if (Status s = fs_.remove_all(tmp_dir); !s.ok()) return s;
+    // Its rename may not be durable (the sync after it failed): the caller compacts on it.
+    if (Status s = fs_.sync_dir(dir_); !s.ok()) return s;
     return read_meta_locked(meta.id);
   }
   if (Status s = fs_.rename(tmp_dir, final_dir); !s.ok()) return s;
@@ -301,8 +302,20 @@ Status FileSnapshotStore::apply_retention_locked() {
   auto committed = committed_locked();
   if (!committed.ok()) return committed.status();
   if (committed->size() <= options_.retain) return Status();
+  // Renamed to a temporary name first (one atomic step, synced), then removed: removing the
+  // files of snap-X one by one, a crash could leave snap-X without its meta, which open()
+  // would refuse as corrupt. A tmp- directory left by a crash is removed at open.
+  std::vector<std::string> doomed;
   for (std::size_t i = options_.retain; i < committed->size(); ++i) {
-    if (Status s = fs_.remove_all(dir_ + "/" + (*committed)[i].id); !s.ok()) return s;
+    const std::string from = dir_ + "/" + (*committed)[i].id;
+    const std::string to = fmt::format("{}/{}removed-{}", dir_, kTmpPrefix, (*committed)[i].id);
+    if (Status s = fs_.remove_all(to); !s.ok()) return s;
+    if (Status s = fs_.rename(from, to); !s.ok()) return s;
+    doomed.push_back(to);
+  }
+  if (Status s = fs_.sync_dir(dir_); !s.ok()) return s;
+  for (const std::string& path : doomed) {
+    if (Status s = fs_.remove_all(path); !s.ok()) return s;
   }
   return fs_.sync_dir(dir_);
 }

@@ -6,6 +6,8 @@
 //   snap-<term>-<index>  a committed snapshot; term and index in 20 zero-padded decimal digits
 //                        so that names sort like the numbers
 //   tmp-<term>-<index>-<n>  a snapshot being written; removed (with anything in it) at open
+//   tmp-removed-snap-...    a snapshot being removed (renamed first, so that a crash never
+//                        leaves a snap- directory without its meta); removed at open
 // Each snapshot directory holds two files:
 //   data   the snapshot's bytes, exactly as written
 //   meta   what the snapshot is, in a framed record (integers little-endian):
@@ -22,9 +24,11 @@
 // renames it to its final name and syncs the store's directory: a crash at any point leaves
 // either no trace of the new snapshot (its temporary directory is removed at the next open)
 // or all of it. Then snapshots beyond the newest `retain` are removed. A snapshot committed
-// twice (same term and index) keeps the first copy. A meta that fails its checks is
-// kCorruption from list() and open(); a data file of the wrong size is kCorruption from
-// open(), a wrong checksum from the read that reaches the end of the data.
+// twice (same term and index) keeps the first copy (and syncs the directory again: the first
+// commit's sync may have failed). open() syncs the directory before anything is listed, so a
+// snapshot renamed into place but not yet durable is made durable before it is acted on. A meta
+// that fails its checks is kCorruption from list() and open(); a data file of the wrong size is
+// kCorruption from open(), a wrong checksum from the read that reaches the end of the data.
 //
 // Owns its lock; borrows the FileSystem, which must outlive it; writers and readers borrow the
 // store. The store's calls are thread-safe (one mutex).

@@ -161,6 +161,12 @@ Status SegmentedLog::recover() {
   if (!lock.ok()) return lock.status();
   lock_ = std::move(*lock);
   if (Status s = load_meta(); !s.ok()) return s;
+  // What open() reads may be in the page cache only (written by a process that died before
+  // its sync, or whose sync failed): it is made durable before anything is removed on its
+  // account or served — the directory (names, META's rename) here, the last segment's
+  // records below. Otherwise a node could act on, and acknowledge, state that a power loss
+  // then takes back.
+  if (Status s = fs_.sync_dir(dir_); !s.ok()) return s;
 
   auto names = fs_.list(dir_);
   if (!names.ok()) return names.status();
@@ -238,6 +244,10 @@ Status SegmentedLog::recover() {
     std::size_t drop = 0;
     while (drop + 1 < term_runs_.size() && term_runs_[drop + 1].first <= first) ++drop;
     term_runs_.erase(term_runs_.begin(), term_runs_.begin() + static_cast<std::ptrdiff_t>(drop));
+    // Every other segment was synced before the next one was created (or by a cut here).
+    auto last = fs_.open_writable(segments_.back().path);
+    if (!last.ok()) return last.status();
+    if (Status s = (*last)->sync(); !s.ok()) return s;
   } else {
     term_runs_.clear();
   }

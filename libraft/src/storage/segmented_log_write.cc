@@ -199,7 +199,10 @@ Status SegmentedLog::open_writer() {
   // A segment cut to its records (it was not the last one, or came from a log written
   // without preallocation) gets its unused space back.
   if (options_.preallocate && (*writer)->size() < options_.segment_size) {
-    if (Status s = extend_and_sync(**writer); !s.ok()) return s;
+    if (Status s = extend_and_sync(**writer); !s.ok()) {
+      failed_ = s;  // a failed sync is not retried (the kernel may have dropped the pages)
+      return s;
+    }
   }
   writer_ = std::move(*writer);
   zeroed_ = segment.end;
