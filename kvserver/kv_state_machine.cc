@@ -21,8 +21,8 @@
 #include <system_error>
 #include <utility>
 
-#include "kv/kv.pb.h"
 #include "common/crc32c.h"
+#include "kv/kv.pb.h"
 
 namespace kv {
 
@@ -41,6 +41,7 @@ constexpr std::string_view kMemberPrefix = "m/member/";
 constexpr char kPointerFile[] = "CURRENT";
 constexpr char kPointerTemp[] = "CURRENT.tmp";
 constexpr char kLockFile[] = "LOCK";
+constexpr char kDirtyFile[] = "DIRTY";
 constexpr std::string_view kDbPrefix = "db-";
 constexpr std::string_view kTempSuffix = ".tmp";
 
@@ -474,8 +475,18 @@ Result<std::unique_ptr<KvStateMachine>> KvStateMachine::open(const fs::path& dir
     return io_error("locking " + lock_path.string(), errno);
   }
 
+  // DIRTY present: the last open was not closed cleanly, and its unsynced writes may have
+  // reached the disk out of order (see "Durability" in the header): start empty instead.
+  const fs::path dirty = dir / kDirtyFile;
+  const bool unclean = fs::exists(dirty, ec);
   auto pointer = read_pointer(dir);
   if (!pointer.ok()) return pointer.status();
+  if (unclean && pointer->has_value()) {
+    fs::remove(dir / kPointerFile, ec);  // the database it names goes with the leftovers below
+    if (ec) return Status(ErrorCode::kIoError, "removing the pointer in " + dir.string());
+    if (Status s = fsync_dir(dir); !s.ok()) return s;
+    pointer = std::optional<std::string>();
+  }
   const bool fresh = !pointer->has_value();
   std::uint64_t generation = 1;
   const std::string name = fresh ? db_name(generation) : **pointer;
@@ -502,6 +513,12 @@ Result<std::unique_ptr<KvStateMachine>> KvStateMachine::open(const fs::path& dir
   if (fresh) {
     if (Status s = write_pointer(dir, name); !s.ok()) return s;
   }
+  if (!unclean) {
+    UniqueFd fd(::open(dirty.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    if (fd.get() < 0) return io_error("creating " + dirty.string(), errno);
+    if (::fsync(fd.get()) != 0) return io_error("fsync of " + dirty.string(), errno);
+  }
+  if (Status s = fsync_dir(dir); !s.ok()) return s;  // DIRTY is durable before any apply
   auto database = std::make_shared<Database>(std::move(db).value(), dir / name);
   return std::unique_ptr<KvStateMachine>(new KvStateMachine(
       dir, lock.release(), std::move(database), generation, applied->index(), applied->term()));
@@ -519,7 +536,16 @@ KvStateMachine::KvStateMachine(fs::path dir, int lock_fd, std::shared_ptr<Databa
 KvStateMachine::~KvStateMachine() {
   {
     std::lock_guard lock(mutex_);
+    // A clean close: one synced (empty) write makes every unsynced apply before it durable
+    // (LevelDB syncs its log, which holds them all), then DIRTY goes. If the sync fails,
+    // DIRTY stays and the next open starts empty.
+    leveldb::WriteOptions sync;
+    sync.sync = true;
+    leveldb::WriteBatch empty;
+    const bool synced = db_ && db_->db().Write(sync, &empty).ok();
     db_.reset();
+    std::error_code ec;
+    if (synced && fs::remove(dir_ / kDirtyFile, ec) && !ec) (void)fsync_dir(dir_);
   }
   ::close(lock_fd_);
 }

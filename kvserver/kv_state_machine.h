@@ -27,17 +27,23 @@
 //
 // Durability. Applies are written without sync: the Raft log already holds every committed
 // entry durably, and the database only needs to be consistent (batch atomicity), not
-// current. An unsynced write survives a crash of the process (it is in the OS page cache);
-// after a crash of the machine the database may come back at an earlier applied index, and
-// the runtime then replays the log above it (or, if the log was compacted past it, restores
-// the newest snapshot first: its recover() restores whenever last_applied() is below the
-// snapshot's index). Restores, which replace the whole database, are synced before the swap.
+// current. But after a crash of the machine, unsynced writes need not come back as a clean
+// prefix: pages of LevelDB's log can reach the disk out of order, and LevelDB's reader takes
+// a zero-filled block start for padding and goes on with later records, so m/applied could
+// come from a later batch than data that was lost. So the database is trusted only after a
+// clean close: open() creates dir/DIRTY (synced) before any apply, and the destructor makes
+// every apply durable with one synced write and then removes DIRTY. An open that finds DIRTY
+// (the process or the machine crashed) starts with an empty database (last_applied() 0), and
+// the runtime restores the newest snapshot and replays the log above it (its recover()
+// restores whenever last_applied() is below the snapshot's index). Restores, which replace
+// the whole database, are synced before the swap.
 // A write that LevelDB refuses during apply() (disk error) cannot be answered with a Status
 // through the StateMachine interface, and skipping it would let this node diverge from the
 // others: the process prints one line naming the error and aborts, and the restart replays.
 //
 // Directory layout. open(dir) owns `dir`:
 //   dir/LOCK            flock()ed while open: one KvStateMachine per directory
+//   dir/DIRTY           present while open, and after a close that was not clean
 //   dir/CURRENT         the name of the live database, e.g. "db-000003\n"; replaced only by
 //                       writing CURRENT.tmp, fsync, rename over CURRENT, fsync of dir
 //   dir/db-NNNNNN/      LevelDB databases; the generation NNNNNN grows with every restore

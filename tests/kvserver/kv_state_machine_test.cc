@@ -247,6 +247,36 @@ TEST_CASE("a restart does not re-apply: entries 1..10, reopen, last_applied is 1
   CHECK(get(*sm, "counter") == std::optional<std::string>("11"));
 }
 
+TEST_CASE("DIRTY marks an open state machine and a clean close removes it") {
+  TempDir dir;
+  {
+    auto sm = open_sm(dir.path());
+    CHECK(fs::exists(dir.path() / "DIRTY"));
+    sm->apply(put(1, "k", "v"));
+  }
+  CHECK_FALSE(fs::exists(dir.path() / "DIRTY"));
+}
+
+TEST_CASE("a state machine that was not closed cleanly starts empty, for the log to rebuild") {
+  TempDir dir;
+  {
+    auto sm = open_sm(dir.path());
+    for (raft::Index i = 1; i <= 10; ++i) sm->apply(put(i, "k" + std::to_string(i), "v"));
+  }
+  // As a crash leaves it: its unsynced applies may have reached the disk out of order.
+  write_file(dir.path() / "DIRTY", "");
+  {
+    auto sm = open_sm(dir.path());
+    CHECK(sm->last_applied() == 0);  // the runtime restores the snapshot and replays
+    CHECK(get(*sm, "k1") == std::nullopt);
+    CHECK(get(*sm, "k10") == std::nullopt);
+    sm->apply(put(1, "k1", "again"));
+  }
+  auto sm = open_sm(dir.path());  // closed cleanly this time: kept
+  CHECK(sm->last_applied() == 1);
+  CHECK(get(*sm, "k1") == std::optional<std::string>("again"));
+}
+
 TEST_CASE("no-op and configuration entries advance last_applied and answer nothing") {
   TempDir dir;
   {
