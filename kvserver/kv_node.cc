@@ -37,6 +37,44 @@ KvNode::KvNode(Config config, raft::Logger& logger) : config_(std::move(config))
 
 KvNode::~KvNode() { stop(); }
 
+namespace {
+
+constexpr char kDiscardSuffix[] = ".discarded";
+
+// Removes what discard_state() renamed away and a crash left behind.
+Status remove_discarded(const fs::path& dir) {
+  std::error_code ec;
+  bool removed = false;
+  for (const char* name : {"kv", "raft"}) {
+    const fs::path gone = dir / (std::string(name) + kDiscardSuffix);
+    if (!fs::exists(gone, ec)) continue;
+    fs::remove_all(gone, ec);
+    if (ec) return Status(ErrorCode::kIoError, "removing " + gone.string() + ": " + ec.message());
+    removed = true;
+  }
+  return removed ? sync_directory(dir) : Status::ok_status();
+}
+
+}  // namespace
+
+// Gives up this node's Raft and LevelDB state: kv/ then raft/ are renamed away (each one
+// atomic step), the directory is synced, then they are removed. A crash part-way leaves kv/
+// gone with raft/ whole (the state machine is rebuilt from the log), or both gone (a fresh
+// node of the old cluster, alone as it was), never half a database; start() removes the
+// renamed leftovers.
+Status KvNode::discard_state(const fs::path& dir) {
+  std::error_code ec;
+  for (const char* name : {"kv", "raft"}) {
+    const fs::path from = dir / name;
+    const fs::path to = dir / (std::string(name) + kDiscardSuffix);
+    fs::remove_all(to, ec);
+    if (!ec && fs::exists(from, ec)) fs::rename(from, to, ec);
+    if (ec) return Status(ErrorCode::kIoError, "discarding " + from.string() + ": " + ec.message());
+  }
+  if (Status s = sync_directory(dir); !s.ok()) return s;
+  return remove_discarded(dir);
+}
+
 Result<std::unique_ptr<KvNode>> KvNode::start(const Config& config, raft::Logger& logger) {
   const fs::path dir(config.data_dir);
   std::error_code ec;
@@ -45,6 +83,7 @@ Result<std::unique_ptr<KvNode>> KvNode::start(const Config& config, raft::Logger
     return Status(ErrorCode::kIoError,
                   fmt::format("cannot create data directory {}: {}", dir.string(), ec.message()));
   }
+  if (Status s = remove_discarded(dir); !s.ok()) return s;
   auto identity = read_identity(dir);
   if (!identity.ok()) return identity.status();
   NodeIdentity id = identity->value_or(NodeIdentity{config.id, ""});
@@ -232,11 +271,8 @@ void KvNode::switch_cluster(std::string target) {
   }
   if (cluster == target) {
     const fs::path dir(config_.data_dir);
-    std::error_code ec;
-    fs::remove_all(dir / "raft", ec);
-    if (!ec) fs::remove_all(dir / "kv", ec);
-    Status s = ec ? Status(ErrorCode::kIoError, ec.message())
-                  : write_identity(dir, NodeIdentity{config_.id, target, /*founded=*/false});
+    Status s = discard_state(dir);
+    if (s.ok()) s = write_identity(dir, NodeIdentity{config_.id, target, /*founded=*/false});
     if (!s.ok()) {
       logger_.log(LogLevel::kError, fmt::format("{}: switching to cluster {} failed: {}",
                                                 config_.id, target, s.to_string()));

@@ -73,6 +73,7 @@ class KvNode {
   raft::Result<std::shared_ptr<Instance>> open_instance(const std::string& cluster_id);
   bool on_foreign_cluster(const raft::ForeignClusterContact& contact);  // transport thread
   void switch_cluster(std::string cluster_id);                          // switch thread
+  static raft::Status discard_state(const std::filesystem::path& dir);  // switch thread
   void join_loop();                                                     // join thread
   // Whether this node is a voter in its newest configuration.
   bool is_voter(const Instance& instance) const;

@@ -104,6 +104,8 @@ Status write_identity(const fs::path& data_dir, const NodeIdentity& identity) {
   return fsync_path(data_dir, O_RDONLY | O_DIRECTORY);
 }
 
+Status sync_directory(const fs::path& dir) { return fsync_path(dir, O_RDONLY | O_DIRECTORY); }
+
 std::string new_cluster_id() {
   std::random_device device;
   std::uint64_t value = (std::uint64_t{device()} << 32) | device();

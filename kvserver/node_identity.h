@@ -30,6 +30,8 @@ struct NodeIdentity {
 // std::nullopt when there is no IDENTITY file; kCorruption when it is malformed.
 raft::Result<std::optional<NodeIdentity>> read_identity(const std::filesystem::path& data_dir);
 raft::Status write_identity(const std::filesystem::path& data_dir, const NodeIdentity& identity);
+// fsync of a directory (its entries: names created, renamed or removed in it).
+raft::Status sync_directory(const std::filesystem::path& dir);
 // A fresh random cluster id.
 std::string new_cluster_id();
 

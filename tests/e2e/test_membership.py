@@ -190,5 +190,28 @@ class JoinedNodeRestart(kvcluster.KvTestCase):
         self.assertNotIn("bootstrapped", node.log_text())
 
 
+class InterruptedSwitch(kvcluster.KvTestCase):
+    """A crash while a node gives up its state to switch clusters leaves a node that starts."""
+
+    def test_a_switch_interrupted_after_discarding_kv_restarts_and_replays(self):
+        """The switch renames kv/ away first, then raft/: a crash between the two leaves
+        kv.discarded and a whole raft/. The node starts, rebuilds its data from the log and
+        removes the leftover (it used to delete raft/ first, after which the node could not
+        start: "the state machine has applied index 3 but the log ends at 0")."""
+        cluster = self.new_cluster()
+        node = cluster.add_node("solo")
+        cluster.wait_for_leader([node])
+        self.assertStatus(node.put("kept", 7), 200)
+        node.stop()
+        os.rename(os.path.join(node.data_dir, "kv"), os.path.join(node.data_dir, "kv.discarded"))
+        node.start()
+        cluster.wait_ready(node)
+        cluster.wait_for_leader([node])
+        r = node.get("kept", consistency="linearizable")
+        self.assertStatus(r, 200, "the write is rebuilt from the log")
+        self.assertEqual(r.data["value"], 7)
+        self.assertFalse(os.path.exists(os.path.join(node.data_dir, "kv.discarded")))
+
+
 if __name__ == "__main__":
     kvcluster.main()
