@@ -205,6 +205,30 @@ TEST_CASE("automatic snapshots that keep failing back off, and resume once one s
       milliseconds(5000)));
 }
 
+TEST_CASE("entries applied while a snapshot was written get one after it, with no more applies") {
+  ClusterOptions options;
+  options.founders = 1;
+  options.snapshot_threshold = 10;
+  options.trailing_logs = 5;
+  Cluster cluster(options);
+  REQUIRE_OK(cluster.start());
+  REQUIRE(cluster.wait_for_leader() == 0);
+  TestStateMachine& fsm = cluster.fsm(0);
+  fsm.hold_snapshot_writes(true);  // the first automatic snapshot waits on the snapshot thread
+  Index last = 0;
+  for (int i = 0; i < 40; ++i) {
+    Result<ApplyResult> r = cluster.apply(set_command(test_key(i), test_value(i)));
+    REQUIRE_OK(r.status());
+    last = r->index;
+  }
+  REQUIRE(fsm.snapshots_taken() == 1);  // the rest found it busy
+  fsm.hold_snapshot_writes(false);
+  // Nothing more is applied: the snapshot's completion itself must look again.
+  CHECK(wait_until(
+      [&] { return std::stoull(cluster.raft(0).stats().at("last_snapshot_index")) + 10 > last; },
+      milliseconds(5000)));
+}
+
 TEST_CASE("barrier on a follower completes after it applied what was committed before") {
   Cluster cluster;
   REQUIRE_OK(cluster.start());

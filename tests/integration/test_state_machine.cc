@@ -29,9 +29,14 @@ bool get_u32(std::string_view in, std::size_t* pos, std::uint32_t* v) {
 // The copy of the map taken at snapshot(), written out on the snapshot thread.
 class MapSnapshot final : public StateMachineSnapshot {
  public:
-  MapSnapshot(KvMap data, bool fail) : data_(std::move(data)), fail_(fail) {}
+  MapSnapshot(KvMap data, bool fail, std::shared_ptr<TestStateMachine::Gate> gate)
+      : data_(std::move(data)), fail_(fail), gate_(std::move(gate)) {}
 
   Status write_to(SnapshotSink& sink) override {
+    {
+      std::unique_lock lock(gate_->mu);
+      gate_->cv.wait(lock, [&] { return !gate_->held; });
+    }
     if (fail_) return Status(ErrorCode::kIoError, "test state machine: snapshot write fails");
     std::string buffer(kMagic);
     for (const auto& [key, value] : data_) {
@@ -51,6 +56,7 @@ class MapSnapshot final : public StateMachineSnapshot {
  private:
   const KvMap data_;
   const bool fail_;
+  const std::shared_ptr<TestStateMachine::Gate> gate_;
 };
 
 }  // namespace
@@ -109,11 +115,19 @@ std::string TestStateMachine::apply(const pb::Entry& entry) {
   return entry.type() == pb::ENTRY_NORMAL ? std::to_string(entry.index()) : std::string();
 }
 
+void TestStateMachine::hold_snapshot_writes(bool hold) {
+  {
+    std::lock_guard lock(gate_->mu);
+    gate_->held = hold;
+  }
+  gate_->cv.notify_all();
+}
+
 Result<std::unique_ptr<StateMachineSnapshot>> TestStateMachine::snapshot() {
   std::lock_guard lock(mutex_);
   ++snapshots_taken_;
   return std::unique_ptr<StateMachineSnapshot>(
-      std::make_unique<MapSnapshot>(data_, snapshot_writes_fail_.load()));
+      std::make_unique<MapSnapshot>(data_, snapshot_writes_fail_.load(), gate_));
 }
 
 Status TestStateMachine::restore(const pb::SnapshotMetadata& metadata, SnapshotSource& source) {

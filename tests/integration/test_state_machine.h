@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -73,6 +74,14 @@ class TestStateMachine final : public StateMachine {
   // Makes the snapshots taken from now on fail when written (kIoError from write_to, as a
   // full disk would), or succeed again.
   void set_snapshot_writes_fail(bool fail) { snapshot_writes_fail_ = fail; }
+  // The gate of hold_snapshot_writes(), shared with the snapshot views.
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool held = false;
+  };
+  // While held, snapshot writes (write_to, on the snapshot thread) wait until released.
+  void hold_snapshot_writes(bool hold);
   // How many times snapshot() ran.
   int snapshots_taken() const { return snapshots_taken_.load(); }
   // Broken apply rules seen so far ("index 7 applied after 9"...), empty when all is well.
@@ -90,6 +99,7 @@ class TestStateMachine final : public StateMachine {
   std::atomic<int> restores_{0};
   std::atomic<int> snapshots_taken_{0};
   std::atomic<bool> snapshot_writes_fail_{false};
+  std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
   std::atomic<std::uint64_t> commands_applied_{0};
 };
 

@@ -45,6 +45,8 @@ void ApplyWorker::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void ApplyWorker::check_snapshot() { push(Task{}); }
+
 void ApplyWorker::push(Task task) {
   const std::uint64_t bytes = task.bytes;
   {

@@ -71,6 +71,10 @@ class ApplyWorker {
   void expire(Clock::time_point now);
   // Fails every proposal and wait with `status`.
   void fail_all(const Status& status);
+  // Has the apply thread check whether an automatic snapshot is due, with no entry to apply
+  // (called when a snapshot completes: the entries applied while it was being written would
+  // otherwise wait for the next apply, which may never come).
+  void check_snapshot();
 
   Index applied() const { return applied_.load(); }
   Term applied_term() const { return applied_term_.load(); }
@@ -98,6 +102,7 @@ class ApplyWorker {
 
   void run();
   void push(Task task);
+
   void apply_entries(std::vector<pb::Entry>& entries);
   // After the state machine applied `entries` (consecutive): records configurations,
   // completes their proposals with `responses` and publishes the new applied index.

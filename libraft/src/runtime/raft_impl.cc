@@ -154,6 +154,7 @@ Status Raft::Impl::open() {
       *storage_, *logger_, view_.snapshot_index, [this](const SnapshotMeta& meta) {
         note_snapshot(meta);  // visible in stats() before snapshot()'s future completes
         post([this, meta] { compact(meta); });
+        apply_->check_snapshot();
       });
   apply_ = std::make_unique<runtime::ApplyWorker>(
       fsm_, *logger_, *snapshots_, start_, options_.snapshot_threshold,
