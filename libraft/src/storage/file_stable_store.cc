@@ -40,14 +40,7 @@ Result<std::unique_ptr<FileStableStore>> FileStableStore::open(FileSystem& fs,
     if (Status s = fs.remove(store->tmp_path_); !s.ok()) return s;
   }
   if (Status s = store->read_current(); !s.ok()) return s;
-  // The record read may not be durable yet (a save() whose directory sync failed, or a
-  // process killed right after the rename): it is made durable before the node acts on it,
-  // or a node could re-grant a vote that a power loss then takes back, and vote twice.
-  if (auto present = fs.exists(store->path_); present.ok() && *present) {
-    auto file = fs.open_writable(store->path_);
-    if (!file.ok()) return file.status();
-    if (Status s = (*file)->sync(); !s.ok()) return s;
-  }
+  // With read_current()'s sync of the record: see there.
   if (Status s = fs.sync_dir(dir); !s.ok()) return s;
   return store;
 }
@@ -67,6 +60,13 @@ Status FileStableStore::read_current() {
     return Status(ErrorCode::kCorruption,
                   fmt::format("stable store record {} is corrupt: {}", path_, error));
   }
+  // The record read may not be durable yet (a save() whose directory sync failed, or a
+  // process killed right after the rename): it is made durable (the file here, the directory
+  // by open()) before the node acts on it, or a node could re-grant a vote that a power loss
+  // then takes back, and vote twice.
+  auto file = fs_.open_writable(path_);
+  if (!file.ok()) return file.status();
+  if (Status s = (*file)->sync(); !s.ok()) return s;
   state_ = std::move(state);
   return Status();
 }

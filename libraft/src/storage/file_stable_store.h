@@ -51,6 +51,7 @@ class FileStableStore final : public StableStore {
 
  private:
   FileStableStore(FileSystem& fs, std::string dir, std::unique_ptr<FileLock> lock);
+  // Loads the record (if any) into state_ and syncs its file.
   Status read_current();
 
   FileSystem& fs_;
