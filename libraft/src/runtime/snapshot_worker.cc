@@ -93,7 +93,6 @@ void SnapshotWorker::run() {
     Result<SnapshotMeta> result = write(job);
     if (result.ok()) {
       note_installed(result->index);
-      on_committed_(*result);
     } else if (result.status().code() != ErrorCode::kShutdown) {
       note_failed(job.index);
       logger_.log(LogLevel::kError,
@@ -101,7 +100,10 @@ void SnapshotWorker::run() {
                               failures_.load(), result.status().to_string()));
     }
     job.view.reset();
+    // Idle before on_committed_, which may have the apply thread look for the next snapshot
+    // at once: one that still found this one busy would skip it.
     busy_.store(false);
+    if (result.ok()) on_committed_(*result);
     for (auto& w : job.waiters) w(result);
   }
 }
