@@ -205,6 +205,13 @@ Result<int> Cluster::add_node() {
   return size() - 1;
 }
 
+Result<int> Cluster::add_node_at(const std::string& address) {
+  Node& node = new_node();
+  node.address = address;
+  if (Status s = open(node); !s.ok()) return s;
+  return size() - 1;
+}
+
 void Cluster::stop(int i) {
   Node& node = *nodes_[i];
   if (node.raft == nullptr) return;

@@ -82,6 +82,8 @@ class Cluster {
   // Adds a fresh node (not bootstrapped: it waits to be added by the cluster), opens it and
   // returns its index. Its id is "n<index + 1>".
   Result<int> add_node();
+  // The same, listening on `address` (a stopped node's, say) instead of a port of its own.
+  Result<int> add_node_at(const std::string& address);
   // Shuts node i down and drops its Raft (its state machine stays for inspection).
   void stop(int i);
   // Opens node i again from its data directory on its old address, with a fresh state

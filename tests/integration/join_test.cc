@@ -65,5 +65,30 @@ TEST_CASE("add_voter under the right id after a wrong one succeeds") {
   CHECK(find_server(info.configuration, "n_4") == nullptr);
 }
 
+TEST_CASE("add_voter succeeds at an address that refused it once the right server is there") {
+  Cluster cluster;
+  const auto [leader, n4] = start_with_spare(cluster);
+  const std::string address = cluster.address(n4);
+
+  // n4 answers at that address, not n5: refused.
+  auto wrong = cluster.raft(leader).add_voter("n5", address, milliseconds(10'000));
+  std::optional<Result<Index>> refused = get_within(wrong, milliseconds(11'000));
+  REQUIRE(refused.has_value());
+  REQUIRE(refused->status().code() == ErrorCode::kWrongPeer);
+
+  // The operator puts n5 there instead, and asks again with the same id and address.
+  cluster.stop(n4);
+  Result<int> n5 = cluster.add_node_at(address);
+  REQUIRE_OK(n5.status());
+  REQUIRE(cluster.id(*n5) == "n5");
+  auto right = cluster.raft(leader).add_voter("n5", address, milliseconds(10'000));
+  std::optional<Result<Index>> result = get_within(right, milliseconds(11'000));
+  REQUIRE(result.has_value());
+  REQUIRE_OK(result->status());
+  const pb::Server* server = find_server(cluster.raft(leader).configuration().configuration, "n5");
+  REQUIRE(server != nullptr);
+  CHECK(server->suffrage() == pb::VOTER);
+}
+
 }  // namespace
 }  // namespace raft::integration

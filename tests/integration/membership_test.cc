@@ -105,6 +105,44 @@ TEST_CASE("remove_server removes a node and the cluster keeps committing") {
   CHECK(cluster.fsm(removed).applied_index() < last);
 }
 
+TEST_CASE("a leader that removes itself hands over and the others keep committing") {
+  Cluster cluster;
+  REQUIRE_OK(cluster.start());
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  write_pipelined(cluster, leader, 0, 20);
+
+  std::future<Result<Index>> change =
+      cluster.raft(leader).remove_server(cluster.id(leader), milliseconds(5000));
+  std::optional<Result<Index>> index = get_within(change, milliseconds(6000));
+  REQUIRE(index.has_value());  // the removal completes, one way or the other
+  INFO(index->status().to_string());
+
+  std::vector<int> others;
+  for (int i = 0; i < cluster.size(); ++i) {
+    if (i != leader) others.push_back(i);
+  }
+  // The two others agree on a configuration without it, and one of them leads it.
+  REQUIRE(wait_until(
+      [&] {
+        for (int i : others) {
+          const ConfigurationInfo info = cluster.raft(i).configuration();
+          if (find(info.configuration, cluster.id(leader)) != nullptr) return false;
+          if (info.configuration.servers_size() != 2) return false;
+        }
+        const NodeId new_leader = cluster.raft(others[0]).leader().id;
+        return !new_leader.empty() && new_leader != cluster.id(leader) &&
+               cluster.raft(others[1]).leader().id == new_leader;
+      },
+      milliseconds(5000)));
+  const int next = cluster.index_of(cluster.raft(others[0]).leader().id);
+  REQUIRE(next >= 0);
+  const Index last = write_pipelined(cluster, next, 20, 50);
+  REQUIRE(cluster.wait_converged(last, milliseconds(5000), others));
+  CHECK(cluster.fsm(others[0]).size() == 70);
+  CHECK(cluster.raft(leader).state() != RaftState::kLeader);
+}
+
 TEST_CASE("a membership change that changes nothing completes at once with the index in force") {
   Cluster cluster;
   REQUIRE_OK(cluster.start());

@@ -669,6 +669,37 @@ TEST_CASE("giving a refused peer another address clears its status", "[tcp][reje
   REQUIRE(a.transport->peer_status("b").ok());
 }
 
+TEST_CASE("forgetting a refused peer clears its status", "[tcp][reject]") {
+  Node a("a"), wrong("b2");
+  a.start();
+  wrong.start();
+  REQUIRE(send_until(a, "b", wrong.transport->local_address(), [&] {
+    return a.transport->peer_status("b").code() == ErrorCode::kWrongPeer;
+  }));
+  a.transport->forget_peer("b");
+  REQUIRE(a.transport->peer_status("b").ok());
+}
+
+TEST_CASE("a forgotten peer is no longer dialled, and a later send dials it afresh", "[tcp]") {
+  Node a("a"), b("b");  // backoff 10 to 100 ms
+  a.start();
+  b.start();
+  // Nothing listens on port 1: the queued messages keep the transport redialling.
+  for (int i = 0; i < 10; ++i) REQUIRE(a.transport->send("gone", "127.0.0.1:1", message(i)).ok());
+  REQUIRE(wait_until([&] { return a.transport->stats().outbound_failures >= 3; }));
+  const std::uint64_t dropped = a.transport->stats().messages_dropped;
+  a.transport->forget_peer("gone");
+  REQUIRE(a.transport->stats().messages_dropped == dropped + 10);
+  // A message to b queued after the forget is delivered after it ran (one thread, in order).
+  expect_delivery(a, "a", b, "b");
+  const std::uint64_t failures = a.transport->stats().outbound_failures;
+  // Ten times the longest backoff: a peer still dialled would fail again several times.
+  REQUIRE_FALSE(wait_until([&] { return a.transport->stats().outbound_failures > failures; },
+                           milliseconds(1000)));
+  REQUIRE(a.transport->send("gone", "127.0.0.1:1", message(1)).ok());
+  REQUIRE(wait_until([&] { return a.transport->stats().outbound_failures > failures; }));
+}
+
 TEST_CASE("a refusing receiver never delivers the sender's messages", "[tcp][reject]") {
   Node a("a"), b("b");
   a.start();

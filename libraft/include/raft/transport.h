@@ -51,12 +51,19 @@ class Transport {
 
   // Why the peer at the address last given for `peer` refused this node's connection at the
   // handshake (kWrongPeer: it has another id, or is in another cluster; the message says
-  // which), or ok. Cleared when send() gives the peer another address. Thread-safe.
+  // which), or ok. Cleared when send() gives the peer another address, and by forget_peer().
+  // Thread-safe.
   virtual Status peer_status(const NodeId& peer) const {
     (void)peer;
     return Status::ok_status();
   }
 
+  // Drops what is queued for `peer`, closes the connection to it, stops dialling it and
+  // forgets its refusal: it left the configuration (the runtime calls this; a server refused
+  // while being added is taken out again, so the refusal is not held against whatever server
+  // is found there later). A later send() to it starts afresh; the address it advertised
+  // when it connected is kept, for replies to a peer still talking to this node. Thread-safe.
+  virtual void forget_peer(const NodeId& peer) { (void)peer; }
   // Closes every connection, drops queued messages and joins the transport's thread.
   // Returns promptly whatever the peers do; idempotent.
   virtual void stop() = 0;

@@ -385,11 +385,25 @@ void Raft::Impl::update_view() {
     if (!st.leader.empty()) reissue_reads(st);
   }
   if (config_changed) {
+    forget_removed_peers(st.configuration);
     event.kind = RaftEvent::Kind::kConfigurationChanged;
     emit(event);
   }
   check_transfer(st);
   check_promotions(st, /*tick=*/false);
+}
+
+// A server that left the configuration is no longer sent anything: the transport drops its
+// queue and stops dialling it (a removed server that is down would be dialled forever).
+void Raft::Impl::forget_removed_peers(const pb::Configuration& configuration) {
+  for (auto it = addresses_.begin(); it != addresses_.end();) {
+    if (it->first == options_.id || find_server(configuration, it->first) != nullptr) {
+      ++it;
+      continue;
+    }
+    transport_->forget_peer(it->first);
+    it = addresses_.erase(it);
+  }
 }
 
 void Raft::Impl::emit(const RaftEvent& event) {

@@ -120,6 +120,7 @@ class Raft::Impl {
   void send(std::vector<pb::Message>& messages);
   void learn_addresses(const pb::Entry& conf_change_entry);
   void update_view();
+  void forget_removed_peers(const pb::Configuration& configuration);
   void emit(const RaftEvent& event);
   void fail_node(const Status& status);
   void fail_pending(const Status& status);

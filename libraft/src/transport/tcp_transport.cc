@@ -759,6 +759,28 @@ Status TcpTransport::peer_status(const NodeId& peer) const {
   return it == peers_.end() ? Status::ok_status() : it->second->refusal_;
 }
 
+void TcpTransport::forget_peer(const NodeId& peer) {
+  std::shared_ptr<Peer> forgotten;
+  {
+    std::lock_guard lock(mu_);
+    // The address it advertised stays: replies to a peer still talking to this node (a
+    // removed leader finishing its term) go there.
+    const auto it = peers_.find(peer);
+    if (it == peers_.end()) return;
+    forgotten = std::move(it->second);
+    peers_.erase(it);
+    messages_dropped_ += forgotten->outbox_.size();
+    forgotten->outbox_.clear();
+    forgotten->outbox_bytes_ = 0;
+    if (!running_) return;  // stop() shuts every peer down
+  }
+  log(LogLevel::kInfo,
+      fmt::format("forgetting peer '{}': it left the configuration", printable(peer)));
+  // Kicks this Peer posted earlier run first; its timers and lookups are then ignored (the
+  // connection's generation changes) and nothing dials it again.
+  asio::post(io_, [forgotten] { forgotten->shutdown(); });
+}
+
 void TcpTransport::accept_next() {
   acceptor_.async_accept([this](std::error_code ec, tcp::socket socket) {
     if (closing_) return;

@@ -62,6 +62,7 @@ class TcpTransport final : public Transport {
   std::string local_address() const override;
   Status send(const NodeId& peer, const std::string& address, pb::Message message) override;
   Status peer_status(const NodeId& peer) const override;
+  void forget_peer(const NodeId& peer) override;
   void stop() override;
 
   // Any thread.
