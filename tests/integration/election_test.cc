@@ -2,9 +2,14 @@
 // (leader(), stats()).
 #include <catch2/catch.hpp>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "integration/cluster.h"
+#include "storage/fault_injecting_file_system.h"
 
 namespace raft::integration {
 namespace {
@@ -124,6 +129,61 @@ TEST_CASE("stats() reports hashicorp's keys with sane values") {
       CHECK(stats.at("latest_configuration").find(cluster.address(j)) != std::string::npos);
     }
   }
+}
+
+TEST_CASE(
+    "a follower held up past its election timeout does not campaign on the heartbeats "
+    "that reached it meanwhile") {
+  std::vector<std::unique_ptr<FaultInjectingFileSystem>> disks;  // outlive the cluster
+  Cluster cluster;
+  for (int i = 0; i < 3; ++i) {
+    disks.push_back(std::make_unique<FaultInjectingFileSystem>(100 + i));
+    cluster.use_file_system(i, disks.back().get());
+  }
+  REQUIRE_OK(cluster.start());
+  const int leader = cluster.wait_for_leader();
+  REQUIRE(leader >= 0);
+  const int follower = cluster.wait_for_follower_of(leader);
+  REQUIRE(follower >= 0);
+  REQUIRE_OK(cluster.apply(set_command(test_key(1), test_value(1))).status());
+  REQUIRE(cluster.wait_converged(1));
+
+  // The follower's state changes from the moment its disk is released.
+  std::mutex mu;
+  bool released = false;
+  std::vector<RaftState> changes;
+  cluster.raft(follower).set_observer([&](const RaftEvent& event) {
+    std::lock_guard lock(mu);
+    if (released && event.kind == RaftEvent::Kind::kStateChanged) changes.push_back(event.state);
+  });
+  FaultInjectingFileSystem& disk = *disks[follower];
+  struct Release {  // however the test ends, the follower's core thread is not left held
+    FaultInjectingFileSystem& disk;
+    ~Release() { disk.release_syncs(); }
+  } release{disk};
+  disk.hold_syncs();
+  // The next entry holds the follower's core thread in its sync; the others commit it.
+  REQUIRE_OK(cluster.apply(set_command(test_key(2), test_value(2))).status());
+  REQUIRE(wait_until([&] { return disk.held_syncs() > 0; }, milliseconds(5000)));
+  // Held for three election timeouts, while the leader's heartbeats queue up for it.
+  std::this_thread::sleep_for(milliseconds(600));
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  disk.release_syncs();
+  // Two more entries applied everywhere: the follower has stepped what was queued and run
+  // the ticks it missed, and heard from the leader again.
+  REQUIRE_OK(cluster.apply(set_command(test_key(3), test_value(3))).status());
+  REQUIRE_OK(cluster.apply(set_command(test_key(4), test_value(4))).status());
+  REQUIRE(cluster.wait_converged(4));
+  // The ticks it missed came before the heartbeats it then stepped, which restarted its
+  // election timer: it never stood for election (stepping first and ticking after would have
+  // run the timer out at once, with a fresh lease just promised to the leader).
+  std::lock_guard lock(mu);
+  CHECK(changes.empty());
+  CHECK(cluster.raft(follower).state() == RaftState::kFollower);
+  CHECK(cluster.wait_for_leader() == leader);
 }
 
 }  // namespace

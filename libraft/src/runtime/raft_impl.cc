@@ -263,6 +263,12 @@ void Raft::Impl::on_tick() {
 
 void Raft::Impl::on_message(pb::Message message) {
   if (stopped_) return;
+  // Ticks that fell due before this message is stepped come first. Had the core thread been
+  // held up (a slow fsync), stepping the message first would date its effects back: a
+  // heartbeat would restart the election timer, then the missed ticks would run it out at
+  // once, and the acknowledgement just sent would promise the leader a lease that this node
+  // no longer keeps.
+  catch_up_ticks();
   const NodeId from = message.from();
   const bool from_leader = !from.empty() && from == node_->leader();
   Status s = node_->step(std::move(message));

@@ -138,7 +138,12 @@ class FaultInjectingFileSystem::Writable final : public WritableFile, private Fi
   }
 
   Status sync() override {
-    std::lock_guard lock(fs_->mutex_);
+    std::unique_lock lock(fs_->mutex_);
+    if (fs_->syncs_held_) {
+      ++fs_->syncs_waiting_;
+      fs_->syncs_released_.wait(lock, [this] { return !fs_->syncs_held_; });
+      --fs_->syncs_waiting_;
+    }
     if (Status s = checked(Op::kSync); !s.ok()) return s;
     node_->synced = node_->data;
     node_->cut_since_sync = false;
@@ -239,6 +244,24 @@ FaultInjectingFileSystem::FaultInjectingFileSystem(std::uint64_t seed)
 }
 
 FaultInjectingFileSystem::~FaultInjectingFileSystem() = default;
+
+void FaultInjectingFileSystem::hold_syncs() {
+  std::lock_guard lock(mutex_);
+  syncs_held_ = true;
+}
+
+void FaultInjectingFileSystem::release_syncs() {
+  {
+    std::lock_guard lock(mutex_);
+    syncs_held_ = false;
+  }
+  syncs_released_.notify_all();
+}
+
+std::uint64_t FaultInjectingFileSystem::held_syncs() const {
+  std::lock_guard lock(mutex_);
+  return syncs_waiting_;
+}
 
 Status FaultInjectingFileSystem::enter(Op op, const std::string& what) {
   const auto kind = static_cast<int>(op);

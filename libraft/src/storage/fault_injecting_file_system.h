@@ -31,6 +31,7 @@
 // it hands out. Paths are '/'-separated; "a/b" and "/a/b" name the same file.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -113,6 +114,13 @@ class FaultInjectingFileSystem final : public FileSystem {
   void restart();
   // Removes every injected failure, space limit and scheduled crash.
   void clear_faults();
+  // While held, every file sync() waits (a disk that stalls its caller: the thread that
+  // syncs is held up) until release_syncs(), then proceeds as usual. Release before the
+  // file system or a file waiting is destroyed.
+  void hold_syncs();
+  void release_syncs();
+  // How many sync() calls are waiting now.
+  std::uint64_t held_syncs() const;
 
   // Calls of `op` made since construction or reset_counts(), failed ones included.
   std::uint64_t count(Op op) const;
@@ -146,6 +154,9 @@ class FaultInjectingFileSystem final : public FileSystem {
   void unlock(const std::string& path, std::uint64_t id);
 
   mutable std::mutex mutex_;
+  std::condition_variable syncs_released_;  // with mutex_
+  bool syncs_held_ = false;                 // guarded by mutex_
+  std::uint64_t syncs_waiting_ = 0;         // guarded by mutex_
   std::shared_ptr<Node> root_;
   std::mt19937_64 rng_;
   CrashMode crash_mode_ = CrashMode::kDropUnsynced;
