@@ -85,7 +85,8 @@ TEST_CASE("add_voter succeeds at an address that refused it once the right serve
   std::optional<Result<Index>> result = get_within(right, milliseconds(11'000));
   REQUIRE(result.has_value());
   REQUIRE_OK(result->status());
-  const pb::Server* server = find_server(cluster.raft(leader).configuration().configuration, "n5");
+  const ConfigurationInfo info = cluster.raft(leader).configuration();
+  const pb::Server* server = find_server(info.configuration, "n5");
   REQUIRE(server != nullptr);
   CHECK(server->suffrage() == pb::VOTER);
 }
